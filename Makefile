@@ -1,0 +1,56 @@
+# zhidu — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/sh
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: run test test-only install install-test assets chromium serve worker bench bench-full clean
+
+run: install assets
+	$(BIN)/zhidu run
+
+test: install-test assets chromium test-only
+
+test-only:
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+$(BIN)/python:
+	"$$(scripts/find-python)" -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+src/zhidu/web/static/vendor/.copied: node_modules/.package-lock.json scripts/copy-assets.sh
+	scripts/copy-assets.sh
+	touch $@
+
+assets: src/zhidu/web/static/vendor/.copied
+
+# Debian's Chromium for the browser tests; installed only where we are root and it is missing.
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi; \
+	fi
+
+serve: install assets
+	$(BIN)/zhidu serve
+
+worker: install
+	$(BIN)/zhidu worker
+
+clean:
+	rm -rf $(VENV) node_modules src/zhidu/web/static/vendor

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CustomersConfig(AppConfig):
+    name = "zhidu.customers"
+    label = "customers"
+    verbose_name = "客户档案"

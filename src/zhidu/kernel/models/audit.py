@@ -1,0 +1,2 @@
+"""Models: audit."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Models: calendar."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Models: idempotency."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Models: jobs."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Models: ledger."""
+from django.db import models  # noqa: F401

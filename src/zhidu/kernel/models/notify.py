@@ -1,0 +1,2 @@
+"""Models: notify."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,2 @@
+"""Models: policy."""
+from django.db import models  # noqa: F401

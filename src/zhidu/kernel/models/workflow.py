@@ -1,0 +1,2 @@
+"""Models: workflow."""
+from django.db import models  # noqa: F401

@@ -1,0 +1,98 @@
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from zhidu.kernel.access import DataScope, SecretLevel
+
+from . import permissions as perms
+
+
+class Department(models.Model):
+    """A node of the department tree. `path` is the materialised path of ids, e.g. "/1/4/9/",
+    so a subtree is one indexed prefix query."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    code = models.CharField(_("编码"), max_length=30, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    path = models.CharField(max_length=255, db_index=True, editable=False, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("部门")
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        return self.path.count("/") - 2
+
+
+class Role(models.Model):
+    code = models.SlugField(_("编码"), max_length=40, unique=True)
+    name = models.CharField(_("名称"), max_length=60)
+    data_scope = models.CharField(_("数据范围"), max_length=12, choices=DataScope.choices, default=DataScope.OWN)
+    permissions = models.JSONField(_("权限"), default=list, blank=True)
+    unmasked_fields = models.JSONField(_("不脱敏字段"), default=list, blank=True)
+    is_builtin = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("角色")
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        unknown = set(self.permissions) - set(perms.ALL)
+        if unknown:
+            raise ValidationError({"permissions": _("未知权限：%s") % ", ".join(sorted(unknown))})
+        combined = [p for p in perms.SEPARATED_ADMIN_DUTIES if p in self.permissions]
+        if len(combined) > 1:
+            raise ValidationError(
+                {"permissions": _("系统管理员、安全管理员、审计员的职责不得兼任（S05）：%s") % ", ".join(combined)}
+            )
+
+
+class User(AbstractUser):
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+    role = models.ForeignKey(Role, null=True, blank=True, on_delete=models.PROTECT, related_name="users")
+    clearance = models.PositiveSmallIntegerField(_("密级许可"), choices=SecretLevel.choices, default=SecretLevel.PUBLIC)
+    display_name = models.CharField(_("姓名"), max_length=60, blank=True)
+    phone = models.CharField(_("手机"), max_length=20, blank=True)
+    failed_logins = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(_("离职时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("用户")
+        indexes = [models.Index(fields=["department", "is_active"])]
+
+    def __str__(self):
+        return self.display_name or self.username
+
+    def has_perm_code(self, code: str) -> bool:
+        return bool(self.is_active and self.role and code in self.role.permissions)
+
+
+class ApiToken(models.Model):
+    """An API token; only its SHA-256 is stored. Disabling the user or revoking ends it at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    name = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+
+class UserSession(models.Model):
+    """Which session keys belong to which user, so disabling a user ends every session at once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)

@@ -1,0 +1,11 @@
+from django.urls import include, path
+
+from zhidu.api import api
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("", include("zhidu.org.urls")),
+    path("customers/", include("zhidu.customers.urls")),
+    path("kernel/", include("zhidu.kernel.urls")),
+    path("", include("zhidu.web.urls")),
+]
