@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-only install install-test assets chromium serve worker bench bench-full clean
+.PHONY: run test test-only install install-test assets chromium serve worker messages clean
 
 run: install assets
 	$(BIN)/zhidu run
@@ -54,3 +54,7 @@ worker: install
 
 clean:
 	rm -rf $(VENV) node_modules src/zhidu/web/static/vendor
+
+# Compile the English translations (.po → .mo, committed so a machine without gettext still has them).
+messages:
+	@for po in $$(find src/zhidu -path '*/locale/*/LC_MESSAGES/django.po'); do msgfmt --check-format -o "$${po%.po}.mo" "$$po" || exit 1; done

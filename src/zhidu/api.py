@@ -81,9 +81,12 @@ def _clean_errors(errors):
 
 def _register_routers():
     from zhidu.customers.api import router as customers_router
+    from zhidu.customers.api_bulk import router as customers_bulk_router
     from zhidu.kernel.api import router as kernel_router
     from zhidu.org.api import router as org_router
 
+    # Before the customers router: its "/{customer_id}" would otherwise catch "/export.xlsx" and "/import".
+    api.add_router("/customers", customers_bulk_router)
     api.add_router("/customers", customers_router)
     api.add_router("/org", org_router)
     api.add_router("/kernel", kernel_router)

@@ -91,7 +91,7 @@ LOGIN_REDIRECT_URL = "/"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "zhidu.org.passwords.PolicyMinimumLengthValidator"},  # org.password.min_length from the pack
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "zhidu.org.passwords.CharacterClassValidator"},
 ]
@@ -110,6 +110,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise serves from the finders; it only needs the folder
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -127,17 +128,26 @@ CELERY_BROKER_URL = os.environ.get("ZHIDU_BROKER_URL", os.environ.get("CELERY_BR
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TIMEZONE = TIME_ZONE
 
-EMAIL_BACKEND = os.environ.get(
-    "ZHIDU_EMAIL_BACKEND",
-    "django.core.mail.backends.smtp.EmailBackend" if os.environ.get("ZHIDU_EMAIL_HOST") else "django.core.mail.backends.locmem.EmailBackend",
-)
-EMAIL_HOST = os.environ.get("ZHIDU_EMAIL_HOST", "")
-EMAIL_PORT = int(os.environ.get("ZHIDU_EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("ZHIDU_EMAIL_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("ZHIDU_EMAIL_PASSWORD", "")
-EMAIL_USE_TLS = os.environ.get("ZHIDU_EMAIL_TLS", "0") == "1"
+_email_host = os.environ.get("ZHIDU_EMAIL_HOST", "")
+EMAIL_ENABLED = bool(_email_host)
+MAILERS = {
+    "default": (
+        {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": int(os.environ.get("ZHIDU_EMAIL_PORT", "25")),
+                "username": os.environ.get("ZHIDU_EMAIL_USER", ""),
+                "password": os.environ.get("ZHIDU_EMAIL_PASSWORD", ""),
+                "use_tls": os.environ.get("ZHIDU_EMAIL_TLS", "0") == "1",
+            },
+        }
+        if EMAIL_ENABLED
+        else {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    )
+}
 DEFAULT_FROM_EMAIL = os.environ.get("ZHIDU_EMAIL_FROM", "zhidu@localhost")
-EMAIL_ENABLED = bool(EMAIL_HOST)
+
 
 LOGGING = {
     "version": 1,

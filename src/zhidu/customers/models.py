@@ -58,8 +58,9 @@ class Customer(models.Model):
             models.Index(fields=["region", "-id"], name="customer_region_idx"),
             models.Index(fields=["status", "-id"], name="customer_status_idx"),
             models.Index(fields=["name"], name="customer_name_idx"),
-            models.Index(fields=["name_initials"], name="customer_initials_idx"),
-            models.Index(fields=["name_pinyin"], name="customer_pinyin_idx"),
+            # varchar_pattern_ops: PostgreSQL uses these for LIKE 'abc%' (prefix search); other databases ignore it.
+            models.Index(fields=["name_initials"], name="customer_initials_idx", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["name_pinyin"], name="customer_pinyin_idx", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["next_review_on"], name="customer_review_idx"),
         ]
 
@@ -80,7 +81,7 @@ class Contact(models.Model):
 
     class Meta:
         verbose_name = _("联系人")
-        indexes = [models.Index(fields=["phone_reversed"], name="contact_phone_rev_idx"), models.Index(fields=["phone"], name="contact_phone_idx")]
+        indexes = [models.Index(fields=["phone_reversed"], name="contact_phone_rev_idx", opclasses=["varchar_pattern_ops"]), models.Index(fields=["phone"], name="contact_phone_idx")]
 
     def __str__(self):
         return self.name

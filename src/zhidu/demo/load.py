@@ -74,9 +74,10 @@ def ensure_demo(stdout=None) -> bool:
 @transaction.atomic
 def _load(stdout=None):
     from zhidu.customers import services as customer_services
+    from zhidu.customers import validation as customer_validation
     from zhidu.customers.models import CustomerStatus
     from zhidu.org import services as org_services
-    from zhidu.org.models import Department, Role
+    from zhidu.org.models import Role
 
     org_services.roles_ensure_builtin()
     departments = {}
@@ -86,7 +87,7 @@ def _load(stdout=None):
     passwords = {}
     users = {}
     for username, display, role_code, dept_code, clearance in USERS:
-        password = "Zd-" + secrets.token_urlsafe(9)
+        password = f"Zd-{secrets.token_urlsafe(6)}-{secrets.randbelow(900) + 100}"
         users[username] = org_services.user_create(
             None,
             username=username,
@@ -99,20 +100,22 @@ def _load(stdout=None):
         passwords[username] = password
 
     rng = random.Random(20261123)
+    # The applied pack names the customer types; demo companies take those identified by 统一社会信用代码.
+    company_types = [key for key, cfg in customer_validation.customer_types().items() if cfg["identifier"] == "credit_code"]
     owners = [users["sales"], users["sales2"], users["supervisor"], users["manager"]]
     statuses = [CustomerStatus.ACTIVE] * 6 + [CustomerStatus.ADMITTED] * 2 + [CustomerStatus.PROSPECT, CustomerStatus.SUSPENDED]
     for index in range(CUSTOMER_COUNT):
         owner = owners[index % len(owners)]
         data = fake.company(rng, index)
         data.update(
-            customer_type="enterprise",
+            customer_type=rng.choice(company_types),
             owner=owner,
             department=owner.department,
             status=rng.choice(statuses),
             secret_level=rng.choices([0, 1, 2], weights=[85, 10, 5])[0],
         )
         contacts = [fake.contact(rng, primary=(i == 0)) for i in range(rng.randint(1, 3))]
-        customer_services.customer_create(owner, data, contacts=contacts, confirm_duplicates=True)
+        customer_services.customer_create(users["gm"], data, contacts=contacts, confirm_duplicates=True)
 
     path = _logins_path()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,10 @@
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from zhidu.kernel.access import DataScope, SecretLevel
+from zhidu.kernel.access import MASKABLE_FIELDS, DataScope, SecretLevel
 
 from . import permissions as perms
 
@@ -36,6 +37,11 @@ class Role(models.Model):
     data_scope = models.CharField(_("数据范围"), max_length=12, choices=DataScope.choices, default=DataScope.OWN)
     permissions = models.JSONField(_("权限"), default=list, blank=True)
     unmasked_fields = models.JSONField(_("不脱敏字段"), default=list, blank=True)
+    # The highest clearance a holder of this role may be given (S05 least privilege: the three
+    # administrator roles stay at 公开 so they never read classified customer data).
+    max_clearance = models.PositiveSmallIntegerField(
+        _("最高密级许可"), choices=SecretLevel.choices, default=SecretLevel.TOP_SECRET
+    )
     is_builtin = models.BooleanField(default=False)
 
     class Meta:
@@ -43,12 +49,20 @@ class Role(models.Model):
         verbose_name = _("角色")
 
     def __str__(self):
-        return self.name
+        return self.label
+
+    @property
+    def label(self) -> str:
+        """The name in the reader's language: built-in role names are translatable msgids."""
+        return gettext(self.name) if self.is_builtin else self.name
 
     def clean(self):
         unknown = set(self.permissions) - set(perms.ALL)
         if unknown:
             raise ValidationError({"permissions": _("未知权限：%s") % ", ".join(sorted(unknown))})
+        unknown_fields = set(self.unmasked_fields) - set(MASKABLE_FIELDS)
+        if unknown_fields:
+            raise ValidationError({"unmasked_fields": _("未知字段：%s") % ", ".join(sorted(unknown_fields))})
         combined = [p for p in perms.SEPARATED_ADMIN_DUTIES if p in self.permissions]
         if len(combined) > 1:
             raise ValidationError(
@@ -65,6 +79,7 @@ class User(AbstractUser):
     failed_logins = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     left_at = models.DateTimeField(_("离职时间"), null=True, blank=True)
+    password_changed_at = models.DateTimeField(_("密码修改时间"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("用户")

@@ -2,6 +2,7 @@
 from .audit import *  # noqa: F401,F403
 from .calendar import *  # noqa: F401,F403
 from .idempotency import *  # noqa: F401,F403
+from .importing import *  # noqa: F401,F403
 from .jobs import *  # noqa: F401,F403
 from .ledger import *  # noqa: F401,F403
 from .notify import *  # noqa: F401,F403

@@ -1,0 +1,181 @@
+"""/api/v1/customers: bulk import (upload → job, progress and row errors, error file) and XLSX export.
+
+The import runs in the background like the UI's; poll GET /import/{id} until `status` is done or
+failed. An upload repeated by mistake is harmless: rows already imported come back as duplicates.
+"""
+
+import functools
+from datetime import datetime
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from ninja import File, Form, Query, Router, Schema
+from ninja.decorators import decorate_view
+from ninja.files import UploadedFile
+
+from zhidu.kernel import importing
+from zhidu.kernel.errors import Forbidden, NotFound
+from zhidu.kernel.exporting import file_download
+from zhidu.kernel.models import ImportJob
+
+from . import exporting
+from .importing import PERMISSION as IMPORT_PERMISSION
+from .views_import import start_upload
+
+router = Router(tags=["customers import/export"])
+
+ERRORS = {400: dict, 401: dict, 403: dict, 404: dict, 409: dict, 413: dict, 422: dict}
+
+
+class RowErrorOut(Schema):
+    id: int
+    row_number: int
+    field: str
+    message: str
+    row: dict  # the row as read: header -> value (on the first error of a row only)
+
+
+class ImportJobOut(Schema):
+    id: int
+    kind: str
+    file_name: str
+    status: str
+    total_rows: int | None
+    processed_rows: int
+    ok_rows: int
+    updated_rows: int
+    failed_rows: int
+    message: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error_file_url: str | None
+
+
+class ImportJobDetail(ImportJobOut):
+    errors: list[RowErrorOut]
+    next_after: int | None  # pass as `after` for the next page of errors
+
+
+class ImportJobPage(Schema):
+    items: list[ImportJobOut]
+    next_cursor: int | None
+
+
+class ErrorPageQuery(Schema):
+    after: int = 0
+    limit: int = 100
+
+
+class ExportQuery(Schema):
+    q: str = ""
+    department: int | None = None
+    owner: int | None = None
+    status: str = ""
+    customer_type: str = ""
+    region: str = ""
+
+
+def _user(request):
+    return request.auth
+
+
+def _job_out(job: ImportJob) -> dict:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "file_name": job.original_name,
+        "status": job.status,
+        "total_rows": job.total_rows,
+        "processed_rows": job.processed_rows,
+        "ok_rows": job.ok_rows,
+        "updated_rows": job.updated_rows,
+        "failed_rows": job.failed_rows,
+        "message": job.message,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "error_file_url": f"/api/v1/customers/import/{job.pk}/errors.xlsx" if job.status == ImportJob.Status.DONE and job.failed_rows else None,
+    }
+
+
+def _own_job(request, job_id: int) -> ImportJob:
+    job = ImportJob.objects.filter(pk=job_id, kind="customers", uploaded_by=_user(request)).first()
+    if job is None:
+        raise NotFound(_("导入任务不存在"))
+    return job
+
+
+def _size_limited(view):
+    """Refuses an upload by its declared length before the body is read (413), not after storing it."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.ZHIDU_IMPORT_MAX_BYTES
+        if length > limit + 64 * 1024:  # room for the multipart envelope
+            body = {"code": "file_too_large", "message": _("文件过大：上限 %(limit)s 字节") % {"limit": limit}, "details": {"limit": limit}}
+            return JsonResponse(body, status=413)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@router.post("/import", response={202: ImportJobOut, **ERRORS}, summary="Import customers from an XLSX or CSV file (multipart field `file`)")
+@decorate_view(_size_limited)
+def import_start(request, file: File[UploadedFile], update_existing: Form[bool] = False):
+    user = _user(request)
+    if not user.has_perm_code(IMPORT_PERMISSION):
+        raise Forbidden(_("您没有导入客户的权限"), details={"permission": IMPORT_PERMISSION})
+    job = start_upload(user, file, update_existing=update_existing)
+    job.refresh_from_db()
+    return 202, _job_out(job)
+
+
+@router.get("/import", response={200: ImportJobPage, **ERRORS}, summary="My imports, newest first (keyset: `before`)")
+def import_list(request, before: int = 0, limit: int = 30):
+    limit = max(1, min(limit, 100))
+    qs = ImportJob.objects.filter(kind="customers", uploaded_by=_user(request)).order_by("-id")
+    if before:
+        qs = qs.filter(pk__lt=before)
+    jobs = list(qs[: limit + 1])
+    more = len(jobs) > limit
+    jobs = jobs[:limit]
+    return {"items": [_job_out(j) for j in jobs], "next_cursor": jobs[-1].pk if more else None}
+
+
+@router.get("/import/{job_id}", response={200: ImportJobDetail, **ERRORS}, summary="Progress of an import and a page of its row errors")
+def import_get(request, job_id: int, page: Query[ErrorPageQuery]):
+    job = _own_job(request, job_id)
+    limit = max(1, min(page.limit, 1000))
+    errors = importing.row_errors(job, after=max(page.after, 0), limit=limit)
+    headers = job.headers or []
+    return {
+        **_job_out(job),
+        "errors": [
+            {"id": e.pk, "row_number": e.row_number, "field": e.field, "message": e.message, "row": dict(zip(headers, e.raw or [], strict=False))}
+            for e in errors
+        ],
+        "next_after": errors[-1].pk if len(errors) == limit else None,
+    }
+
+
+@router.get("/import/{job_id}/errors.xlsx", response={200: None, **ERRORS}, summary="The refused rows with their reasons (XLSX)")
+def import_error_file(request, job_id: int):
+    job = _own_job(request, job_id)
+    path = importing.error_file_path(job)
+    if path is None:
+        raise NotFound(_("该导入任务没有错误文件"))
+    return file_download(path, f"import-{job.pk}-errors.xlsx")
+
+
+@router.get("/export.xlsx", response={200: None, **ERRORS}, summary="Export the visible customers (list filters) to XLSX, masked and audited")
+def export_xlsx(request, filters: Query[ExportQuery]):
+    path, filename, _rows = exporting.export_customers(_user(request), exporting.filters_from(filters.dict()), request=request)
+    return file_download(path, filename, delete=True)
+
+

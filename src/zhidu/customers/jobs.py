@@ -1,0 +1,12 @@
+"""Periodic work of the customer archive."""
+
+from datetime import timedelta
+
+from zhidu.kernel.jobs import job
+
+from . import services
+
+
+@job("customers.access_grants_expire", every=timedelta(minutes=15))
+def access_grants_expire(now):
+    return f"{services.access_grants_expire(now)} grants expired"

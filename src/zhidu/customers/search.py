@@ -1,0 +1,34 @@
+"""The customer search box: one query string matched, with OR, against the code, the name, its pinyin
+and initials, and the end of a contact's phone number."""
+
+import re
+
+from django.db.models import Q
+
+from .models import Contact
+
+MAX_QUERY = 100
+MIN_PHONE_DIGITS = 4
+_PINYIN = re.compile(r"^[a-z0-9]+$")
+_DIGITS = re.compile(r"^\d+$")
+
+
+def search_q(q: str | None) -> Q | None:
+    """The condition for `q` (None when `q` is empty):
+    code equal or starting with `q` (as typed and upper case), name containing `q`, full pinyin or
+    initials starting with `q` (lower case, spaces ignored; letters and digits only), and — when `q` is
+    at least 4 digits (spaces and dashes ignored) — a contact whose phone ends with them
+    (Contact.phone_reversed prefix). All but the name substring are indexed prefix lookups."""
+    q = (q or "").strip()[:MAX_QUERY]
+    if not q:
+        return None
+    condition = Q(code=q) | Q(code__startswith=q) | Q(name__icontains=q)
+    if q.upper() != q:
+        condition |= Q(code__startswith=q.upper())
+    lowered = re.sub(r"\s+", "", q.lower())
+    if _PINYIN.match(lowered):
+        condition |= Q(name_pinyin__startswith=lowered) | Q(name_initials__startswith=lowered)
+    digits = re.sub(r"[\s-]", "", q)
+    if _DIGITS.match(digits) and MIN_PHONE_DIGITS <= len(digits) <= 20:
+        condition |= Q(pk__in=Contact.objects.filter(phone_reversed__startswith=digits[::-1]).values("customer_id"))
+    return condition

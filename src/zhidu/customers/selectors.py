@@ -1,0 +1,200 @@
+"""Every read of the customer archive, scoped by the viewer's data scope and clearance (plus any
+time-limited read grant). The UI, the API, search and export all read through here."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from zhidu.kernel import audit
+from zhidu.kernel.access import SecretLevel, clearance_q, mask, scope_q, user_clearance
+from zhidu.kernel.errors import NotFound
+from zhidu.org import permissions as perms
+
+from .models import AccessRequest, Customer, CustomerDocument, TimelineEvent
+from .search import search_q
+
+MAX_LIMIT = 200
+FILTERS = ("department", "owner", "status", "customer_type", "region")
+
+
+@dataclass
+class Page:
+    """A keyset page: `items` newest first, `next_cursor` the id to pass as `after`, or None at the end."""
+
+    items: list
+    next_cursor: int | None
+
+
+@dataclass
+class CustomerDetail:
+    customer: Customer
+    contacts: list[dict]  # phone masked for the viewer unless the role unmasks "phone"
+    documents: list[CustomerDocument]  # those at or below the viewer's clearance (or the grant's level)
+    id_number: str  # masked unless the role unmasks "id_number"
+    via_grant: bool = False
+    grant_until: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def active_grants(user, now=None) -> QuerySet:
+    """The viewer's approved, unexpired read grants."""
+    return AccessRequest.objects.filter(
+        requested_by_id=user.pk, state=AccessRequest.State.APPROVED, granted_until__gt=now or timezone.now()
+    )
+
+
+def _can_view(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm_code(perms.CUSTOMERS_VIEW))
+
+
+def customers_writable(user) -> QuerySet:
+    """Files inside the user's own scope and clearance (what write services may touch; grants only read)."""
+    if not _can_view(user):
+        return Customer.objects.none()
+    return Customer.objects.filter(scope_q(user) & clearance_q(user))
+
+
+def customers_visible(user) -> QuerySet:
+    """Files the user may read: inside their scope and at or below their clearance, or reached through
+    an active access grant. Users without customers.view (security admin, auditor) see nothing."""
+    if not _can_view(user):
+        return Customer.objects.none()
+    return Customer.objects.filter((scope_q(user) & clearance_q(user)) | Q(pk__in=active_grants(user).values("customer_id")))
+
+
+def customer_list(user, q: str | None = None, filters: dict | None = None, after: int | None = None, limit: int = 50) -> Page:
+    """A keyset page of the visible files, newest first (never counts the table).
+
+    `q` matches (OR): code exactly or as prefix, name substring, full-pinyin prefix, initials prefix, and
+    — for 4 or more digits — the suffix of a contact's phone. `filters`: department (id; its subtree is
+    included), owner (id), status, customer_type, region."""
+    limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
+    qs = customers_filtered(user, q, filters).select_related("owner", "department")
+    return _keyset(qs, after, limit)
+
+
+def customers_filtered(user, q: str | None = None, filters: dict | None = None) -> QuerySet:
+    """The visible files matching the list's search `q` and `filters` (see customer_list), unordered and
+    unpaged: the list pages it, the export streams all of it."""
+    qs = customers_visible(user)
+    for key, value in (filters or {}).items():
+        if value in (None, ""):
+            continue
+        if key == "department":
+            qs = qs.filter(_department_filter(value))
+        elif key == "owner":
+            qs = qs.filter(owner_id=_int_or_none(value))
+        elif key in ("status", "customer_type", "region"):
+            qs = qs.filter(**{key: value})
+    search = search_q(q)
+    if search is not None:
+        qs = qs.filter(search)
+    return qs
+
+
+def customer_get(user, customer_id, request=None) -> CustomerDetail:
+    """One file with masked contacts and the documents the viewer may see. NotFound when the file is
+    outside the viewer's scope and clearance and no grant covers it. Reading a file of 秘密 or above, or
+    one reached through a grant, is audited as a confidential read."""
+    try:
+        customer_id = int(customer_id)
+    except (TypeError, ValueError):
+        raise NotFound(_("客户不存在")) from None
+    customer = customers_visible(user).select_related("owner", "department").filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("客户不存在"))
+    in_own_rights = customers_writable(user).filter(pk=customer.pk).exists()
+    grant = None if in_own_rights else active_grants(user).filter(customer_id=customer.pk).order_by("-granted_until").first()
+    via_grant = grant is not None
+    if customer.secret_level >= SecretLevel.SECRET or via_grant:
+        audit.record(
+            user,
+            "customer.read_confidential",
+            target=customer,
+            details={"secret_level": customer.secret_level, "via_grant": grant.pk if grant else None},
+            request=request,
+        )
+    level = max(user_clearance(user), customer.secret_level if via_grant else 0)
+    documents = list(customer.documents.filter(secret_level__lte=level).order_by("-id"))
+    return CustomerDetail(
+        customer=customer,
+        contacts=contacts_masked(user, customer),
+        documents=documents,
+        id_number=mask("id_number", customer.id_number, user),
+        via_grant=via_grant,
+        grant_until=grant.granted_until if grant else None,
+    )
+
+
+def contacts_masked(user, customer) -> list[dict]:
+    """The contacts of a file the caller has already checked, phones masked for the viewer."""
+    return [
+        {
+            "id": c.pk,
+            "name": c.name,
+            "title": c.title,
+            "phone": mask("phone", c.phone, user),
+            "email": c.email,
+            "is_primary": c.is_primary,
+        }
+        for c in customer.contacts.order_by("-is_primary", "id")
+    ]
+
+
+def customer_timeline(user, customer_id, after: int | None = None, limit: int = 50) -> Page:
+    """The file's timeline, newest first, as a keyset page."""
+    limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
+    customer_id = _int_or_none(customer_id)
+    if customer_id is None or not customers_visible(user).filter(pk=customer_id).exists():
+        raise NotFound(_("客户不存在"))
+    qs = TimelineEvent.objects.filter(customer_id=customer_id).select_related("actor")
+    return _keyset(qs, after, limit)
+
+
+def customer_counts(user) -> dict:
+    """Counts of the files the user can see by status, type and department, for the dashboard
+    (three GROUP BY queries): {"by_status": [{"status", "count"}], "by_type": [{"customer_type", "count"}],
+    "by_department": [{"department_id", "department__name", "count"}]}."""
+    qs = customers_visible(user).order_by()
+    return {
+        "by_status": list(qs.values("status").annotate(count=Count("id")).order_by("status")),
+        "by_type": list(qs.values("customer_type").annotate(count=Count("id")).order_by("customer_type")),
+        "by_department": list(qs.values("department_id", "department__name").annotate(count=Count("id")).order_by("-count")),
+    }
+
+
+def access_requests_for(user, customer_id=None, limit: int = 50) -> list[AccessRequest]:
+    """The user's own access requests, newest first."""
+    qs = AccessRequest.objects.filter(requested_by_id=user.pk).select_related("customer")
+    if customer_id:
+        qs = qs.filter(customer_id=customer_id)
+    return list(qs.order_by("-id")[: max(1, min(limit, MAX_LIMIT))])
+
+
+def _department_filter(value) -> Q:
+    from zhidu.org.models import Department
+
+    department_id = _int_or_none(value)
+    department = Department.objects.filter(pk=department_id).only("path").first() if department_id else None
+    if department is None:
+        return Q(pk__in=[])
+    return Q(department__path__startswith=department.path)
+
+
+def _keyset(qs, after, limit) -> Page:
+    after = _int_or_none(after)
+    if after:
+        qs = qs.filter(pk__lt=after)
+    rows = list(qs.order_by("-id")[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].pk if more and rows else None)
+
+
+def _int_or_none(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,143 @@
+"""The built-in roles: definitions, the S05 separation of the three admin duties, and idempotent setup."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from zhidu.customers.models import Customer
+from zhidu.customers.selectors import customers_visible
+from zhidu.kernel.access import DataScope, SecretLevel
+from zhidu.org import permissions as perms
+from zhidu.org import services
+from zhidu.org.models import Role
+
+EXPECTED = {
+    # code: (scope, permissions, unmasked, max clearance)
+    "sysadmin": (DataScope.ALL, {perms.USERS_MANAGE, perms.CUSTOMERS_VIEW}, set(), SecretLevel.PUBLIC),
+    "secadmin": (DataScope.OWN, {perms.ROLES_MANAGE}, set(), SecretLevel.PUBLIC),
+    "auditor": (DataScope.OWN, {perms.AUDIT_VIEW}, set(), SecretLevel.PUBLIC),
+    "general_manager": (
+        DataScope.ALL,
+        {
+            perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT,
+            perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER, perms.ACCESS_APPROVE, perms.PACKS_MANAGE, perms.CALENDAR_MANAGE,
+        },
+        {"phone"},
+        SecretLevel.TOP_SECRET,
+    ),
+    "dept_manager": (
+        DataScope.SUBTREE,
+        {
+            perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT,
+            perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER, perms.ACCESS_APPROVE,
+        },
+        set(),
+        SecretLevel.TOP_SECRET,
+    ),
+    "supervisor": (DataScope.DEPARTMENT, {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT}, set(), SecretLevel.TOP_SECRET),
+    "sales": (DataScope.OWN, {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT}, set(), SecretLevel.TOP_SECRET),
+    "archivist": (DataScope.ALL, {perms.CUSTOMERS_VIEW, perms.ACCESS_APPROVE}, set(), SecretLevel.TOP_SECRET),
+}
+
+
+def test_builtin_roles_are_as_specified(roles):
+    assert set(roles) == set(EXPECTED)
+    for code, (scope, permissions, unmasked, cap) in EXPECTED.items():
+        role = roles[code]
+        assert role.is_builtin
+        assert (role.data_scope, set(role.permissions), set(role.unmasked_fields), role.max_clearance) == (scope, permissions, unmasked, cap), code
+        role.full_clean()
+
+
+def test_no_builtin_role_combines_two_admin_duties(roles):
+    for role in roles.values():
+        assert len([p for p in perms.SEPARATED_ADMIN_DUTIES if p in role.permissions]) <= 1, role.code
+
+
+def test_roles_ensure_builtin_is_idempotent_and_keeps_edits(db):
+    assert len(services.roles_ensure_builtin()) == len(EXPECTED)
+    Role.objects.filter(code="sales").update(name="销售代表")
+    Role.objects.filter(code="auditor").delete()
+    assert services.roles_ensure_builtin() == ["auditor"]
+    assert services.roles_ensure_builtin() == []
+    assert Role.objects.count() == len(EXPECTED)
+    assert Role.objects.get(code="sales").name == "销售代表"
+
+
+@pytest.mark.parametrize("duties", [(perms.USERS_MANAGE, perms.ROLES_MANAGE), (perms.USERS_MANAGE, perms.AUDIT_VIEW), (perms.ROLES_MANAGE, perms.AUDIT_VIEW)])
+def test_role_combining_admin_duties_is_refused(staff, duties):
+    with pytest.raises(ValidationError) as info:
+        services.role_create(staff["secadmin"], code="both", name="兼任", permissions=duties)
+    assert "permissions" in info.value.message_dict
+    with pytest.raises(ValidationError):
+        services.role_update(staff["secadmin"], Role.objects.get(code="general_manager"), permissions=list(duties))
+    assert not Role.objects.filter(code="both").exists()
+
+
+def test_unknown_permission_is_refused(staff):
+    with pytest.raises(ValidationError):
+        services.role_create(staff["secadmin"], code="odd", name="奇怪", permissions=["customers.delete_everything"])
+
+
+def _customer(owner, department, level):
+    return Customer.objects.create(customer_type="enterprise", name=f"客户{level}{owner.username}", owner=owner, department=department, secret_level=level)
+
+
+def test_customer_visibility_by_role(staff, tree):
+    """Data scope and clearance per role, through the customer archive's own selector."""
+    files = {}
+    for level in SecretLevel.values:
+        files[("east", level)] = _customer(staff["sales"], tree["east"], level)
+        files[("north", level)] = _customer(staff["sales2"], tree["north"], level)
+        files[("it", level)] = _customer(staff["sysadmin"], tree["it"], level)
+
+    def seen(username):
+        return set(customers_visible(staff[username]).values_list("pk", flat=True))
+
+    def ids(*keys):
+        return {files[k].pk for k in keys}
+
+    every = [(d, lvl) for d in ("east", "north", "it") for lvl in SecretLevel.values]
+    # System admin: scope "all" but clearance 公开 — only the public files, whatever the department.
+    assert seen("sysadmin") == ids(("east", 0), ("north", 0), ("it", 0))
+    # Security admin and auditor hold no customers.view: nothing at all.
+    assert seen("secadmin") == set()
+    assert seen("auditor") == set()
+    assert seen("gm") == ids(*every)
+    # Department manager of 销售部 (subtree: 华东组 and 华北组), clearance 机密.
+    assert seen("manager") == ids(*[(d, lvl) for d in ("east", "north") for lvl in (0, 1, 2)])
+    # Supervisor of 华东组, clearance 秘密.
+    assert seen("supervisor") == ids(("east", 0), ("east", 1))
+    # Sales: own files only, clearance 公开.
+    assert seen("sales") == ids(("east", 0))
+    assert seen("archivist") == ids(*[(d, lvl) for d in ("east", "north", "it") for lvl in (0, 1, 2)])
+
+
+def test_admin_roles_cannot_be_given_clearance_above_public(staff):
+    for code in ("sysadmin", "auditor"):
+        with pytest.raises(ValidationError) as info:
+            services.user_set_clearance(staff["secadmin"], staff[code], SecretLevel.SECRET)
+        assert "clearance" in info.value.message_dict
+    staff["sysadmin"].refresh_from_db()
+    assert staff["sysadmin"].clearance == SecretLevel.PUBLIC
+
+
+def test_role_change_respects_clearance_cap(staff):
+    with pytest.raises(ValidationError):
+        services.user_set_role(staff["secadmin"], staff["manager"], Role.objects.get(code="sysadmin"))
+    services.user_set_clearance(staff["secadmin"], staff["manager"], SecretLevel.PUBLIC)
+    services.user_set_role(staff["secadmin"], staff["manager"], Role.objects.get(code="sysadmin"))
+    staff["manager"].refresh_from_db()
+    assert staff["manager"].role.code == "sysadmin"
+
+
+def test_lowering_a_role_cap_below_a_holder_is_refused(staff):
+    with pytest.raises(ValidationError) as info:
+        services.role_update(staff["secadmin"], Role.objects.get(code="dept_manager"), max_clearance=SecretLevel.SECRET)
+    assert "max_clearance" in info.value.message_dict
+
+
+def test_security_admin_cannot_edit_own_role(staff):
+    from zhidu.kernel.errors import Forbidden
+
+    with pytest.raises(Forbidden):
+        services.role_update(staff["secadmin"], Role.objects.get(code="secadmin"), permissions=[perms.ROLES_MANAGE, perms.CUSTOMERS_VIEW])
