@@ -39,11 +39,12 @@ src/zhidu/web/static/vendor/.copied: node_modules/.package-lock.json scripts/cop
 
 assets: src/zhidu/web/static/vendor/.copied
 
-# Debian's Chromium for the browser tests; installed only where we are root and it is missing.
+# Debian's Chromium (and CJK fonts for readable screenshots) for the browser tests; installed only
+# where we are root and they are missing.
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi; \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -d /usr/share/fonts/opentype/noto ]; then \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium fonts-noto-cjk"; fi; \
 	fi
 
 serve: install assets

@@ -31,3 +31,12 @@ def pack(db):
 def _fast_password_hashing(settings):
     # Production hashing takes about a second per password by design; tests only need it to be correct.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    # A request in English activates English for the thread; the next test starts in Chinese again.
+    from django.utils import translation
+
+    yield
+    translation.activate("zh-hans")

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "ninja",  # its templates and static files: the API docs page without a CDN
     "zhidu.kernel",
     "zhidu.org",
     "zhidu.customers",
@@ -122,6 +123,10 @@ MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 ZHIDU_IMPORT_MAX_BYTES = int(os.environ.get("ZHIDU_IMPORT_MAX_BYTES", str(512 * 1024 * 1024)))
+# Where uploaded imports run: "auto" (Celery when a broker is set, else a thread of the web process),
+# "thread", "celery", or "inline" (inside the upload request; tests and tiny installations).
+ZHIDU_IMPORT_RUNNER = os.environ.get("ZHIDU_IMPORT_RUNNER", "auto")
+ZHIDU_DOCUMENT_MAX_BYTES = int(os.environ.get("ZHIDU_DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Background work: in-process scheduler unless a broker is configured, then Celery worker + beat.
 CELERY_BROKER_URL = os.environ.get("ZHIDU_BROKER_URL", os.environ.get("CELERY_BROKER_URL", ""))

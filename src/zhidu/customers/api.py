@@ -1,12 +1,19 @@
 """/api/v1/customers: list and search, create (Idempotency-Key honoured), read, update with optimistic
-locking, status, contacts, transfer, handover and access requests. Thin: services and selectors do
-the work; errors come out as {code, message, details}."""
+locking, status, contacts, documents, transfer, handover and access requests. Thin: services and
+selectors do the work; errors come out as {code, message, details}."""
 
+import functools
+from typing import Literal
+
+from django.conf import settings
+from django.http import FileResponse, JsonResponse
 from django.utils.translation import gettext as _
-from ninja import Path, Query, Router
+from ninja import File, Form, Path, Query, Router, Status
+from ninja.decorators import decorate_view
+from ninja.files import UploadedFile
 
 from zhidu.kernel.access import mask
-from zhidu.kernel.errors import Forbidden
+from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.idempotency import idempotent
 from zhidu.org import permissions as perms
 
@@ -14,6 +21,7 @@ from . import selectors, services
 from .schemas import (
     AccessRequestIn,
     AccessRequestOut,
+    AccessRequestPage,
     ContactIn,
     ContactOut,
     ContactPatch,
@@ -22,6 +30,8 @@ from .schemas import (
     CustomerOut,
     CustomerPage,
     CustomerPatch,
+    DocumentPage,
+    DocumentRow,
     HandoverIn,
     HandoverOut,
     Id,
@@ -32,7 +42,7 @@ from .schemas import (
 
 router = Router(tags=["customers"])
 
-ERRORS = {400: dict, 401: dict, 403: dict, 404: dict, 409: dict, 422: dict}
+ERRORS = ERROR_RESPONSES
 
 
 def _user(request):
@@ -112,7 +122,7 @@ def customer_create(request, payload: CustomerIn):
     data = payload.model_dump(exclude={"contacts", "confirm_duplicates"}, exclude_none=True)
     contacts = [c.model_dump() for c in payload.contacts]
     customer = services.customer_create(_user(request), data, contacts=contacts, confirm_duplicates=payload.confirm_duplicates)
-    return 201, _detail(request, customer.pk)
+    return Status(201, _detail(request, customer.pk))
 
 
 @router.get("/counts", response={200: CountsOut, **ERRORS}, summary="Customer counts by status, type and department")
@@ -126,6 +136,18 @@ def customer_counts(request):
 def customers_handover(request, payload: HandoverIn):
     handover = services.customers_handover(_user(request), payload.from_user, payload.to_users, payload.reason)
     return {"id": handover.pk, "from_user": handover.from_user_id, "customer_count": handover.customer_count, "reason": handover.reason, "at": handover.at}
+
+
+@router.get("/access-requests", response={200: AccessRequestPage, **ERRORS}, summary="My access requests, or those waiting for my approval")
+def access_request_list(
+    request,
+    box: Literal["mine", "to_approve"] = "mine",
+    customer: Id | None = None,
+    cursor: Id | None = None,
+    limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
+):
+    items = selectors.access_requests_for(_user(request), customer, limit=limit, to_approve=box == "to_approve", before=cursor)
+    return {"items": [_access_out(a) for a in items], "next_cursor": items[-1].pk if len(items) == limit else None}
 
 
 @router.get("/{customer_id}", response={200: CustomerOut, **ERRORS}, summary="Read one customer file")
@@ -166,7 +188,7 @@ def customer_transfer(request, payload: TransferIn, customer_id: Id = Path(...))
 def contact_add(request, payload: ContactIn, customer_id: Id = Path(...)):
     user = _user(request)
     contact = services.contact_add(user, customer_id, payload.model_dump())
-    return 201, _contact_out(user, contact)
+    return Status(201, _contact_out(user, contact))
 
 
 @router.patch("/{customer_id}/contacts/{contact_id}", response={200: ContactOut, **ERRORS}, summary="Change a contact")
@@ -182,21 +204,100 @@ def contact_remove(request, customer_id: Id = Path(...), contact_id: Id = Path(.
     user = _user(request)
     _contact_of(user, customer_id, contact_id)
     services.contact_remove(user, contact_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/{customer_id}/access-requests", response={201: AccessRequestOut, **ERRORS}, summary="Request to read a file")
 @idempotent
 def access_request_create(request, payload: AccessRequestIn, customer_id: Id = Path(...)):
     access = services.access_request_create(_user(request), customer_id, payload.reason, payload.days)
-    return 201, {
+    return Status(201, _access_out(access))
+
+
+def _document_size_limited(view):
+    """Refuses an upload by its declared length before the body is read (413); a body sent without a
+    length is measured after parsing by the service (422 on the `file` field)."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.ZHIDU_DOCUMENT_MAX_BYTES
+        if length > limit + 64 * 1024:  # room for the multipart envelope and the other fields
+            message = _("文件过大：上限 %(limit)s MB") % {"limit": round(limit / 1024 / 1024, 1)}
+            return JsonResponse({"code": "file_too_large", "message": message, "details": {"limit": limit}}, status=413)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@router.post("/{customer_id}/documents", response={201: DocumentRow, **ERRORS}, summary="Upload a document (multipart: title, secret_level, file)")
+@decorate_view(_document_size_limited)
+def document_upload(
+    request,
+    file: File[UploadedFile],
+    customer_id: Id = Path(...),
+    title: str = Form(..., max_length=1000, pattern=r"^[^\x00]*$"),  # no NUL: PostgreSQL cannot store it
+    secret_level: int = Form(0, ge=0, le=3),
+):
+    document = services.document_add(_user(request), customer_id, title, file, secret_level=secret_level)
+    return Status(201, _document_out(document))
+
+
+@router.get("/{customer_id}/documents", response={200: DocumentPage, **ERRORS}, summary="Documents at or below the viewer's clearance")
+def document_list(request, customer_id: Id = Path(...), cursor: Id | None = None, limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT)):
+    user = _user(request)
+    _require_view(user)
+    page = selectors.customer_documents(user, customer_id, after=cursor, limit=limit)
+    return {"items": [_document_out(d) for d in page.items], "next_cursor": page.next_cursor}
+
+
+@router.get(
+    "/{customer_id}/documents/{document_id}/download",
+    response={200: None, **ERRORS},
+    summary="Download a document (above 公开 audited as a confidential read)",
+)
+def document_download(request, customer_id: Id = Path(...), document_id: Id = Path(...)):
+    user = _user(request)
+    _require_view(user)
+    document = selectors.document_for_download(user, customer_id, document_id, request=request)
+    try:
+        handle = document.file.open("rb")
+    except OSError:
+        raise NotFound(_("文件内容缺失，请联系管理员"), code="file_missing") from None
+    return FileResponse(handle, as_attachment=True, filename=_file_name(document))
+
+
+def _file_name(document) -> str:
+    return document.file.name.rsplit("/", 1)[-1]
+
+
+def _document_out(document) -> dict:
+    return {
+        "id": document.pk,
+        "title": document.title,
+        "secret_level": document.secret_level,
+        "uploaded_at": document.uploaded_at,
+        "file_name": _file_name(document),
+        "uploaded_by": _ref(document.uploaded_by),
+        "download_url": f"/api/v1/customers/{document.customer_id}/documents/{document.pk}/download",
+    }
+
+
+def _access_out(access) -> dict:
+    return {
         "id": access.pk,
         "customer": access.customer_id,
+        "customer_code": access.customer.code,
+        "requested_by": _ref(access.requested_by),
         "state": access.state,
         "days": access.days,
         "reason": access.reason,
         "approval": access.approval_id,
         "granted_until": access.granted_until,
+        "created_at": access.created_at,
     }
 
 
@@ -213,8 +314,6 @@ def _contact_out(user, contact) -> dict:
 
 def _contact_of(user, customer_id, contact_id) -> None:
     """The contact must belong to the customer in the path (404 otherwise)."""
-    from zhidu.kernel.errors import NotFound
-
     from .models import Contact
 
     if not Contact.objects.filter(pk=contact_id, customer_id=customer_id).exists():

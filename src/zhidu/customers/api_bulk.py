@@ -10,22 +10,25 @@ from datetime import datetime
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Path, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
+from pydantic import Field
 
 from zhidu.kernel import importing
-from zhidu.kernel.errors import Forbidden, NotFound
+from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.exporting import file_download
 from zhidu.kernel.models import ImportJob
 
 from . import exporting
 from .importing import PERMISSION as IMPORT_PERMISSION
+from .schemas import Id
 from .views_import import start_upload
 
 router = Router(tags=["customers import/export"])
+MAX_ID = 2**63 - 1
 
-ERRORS = {400: dict, 401: dict, 403: dict, 404: dict, 409: dict, 413: dict, 422: dict}
+ERRORS = ERROR_RESPONSES
 
 
 class RowErrorOut(Schema):
@@ -64,17 +67,19 @@ class ImportJobPage(Schema):
 
 
 class ErrorPageQuery(Schema):
-    after: int = 0
-    limit: int = 100
+    after: int = Field(0, ge=0, le=MAX_ID)
+    limit: int = Field(100, ge=1, le=1000)
 
 
 class ExportQuery(Schema):
-    q: str = ""
-    department: int | None = None
-    owner: int | None = None
-    status: str = ""
-    customer_type: str = ""
-    region: str = ""
+    """The list's filters (see GET /customers)."""
+
+    q: str = Field("", max_length=100)
+    department: Id | None = None
+    owner: Id | None = None
+    status: str = Field("", max_length=20)
+    customer_type: str = Field("", max_length=40)
+    region: str = Field("", max_length=60)
 
 
 def _user(request):
@@ -133,11 +138,11 @@ def import_start(request, file: File[UploadedFile], update_existing: Form[bool] 
         raise Forbidden(_("您没有导入客户的权限"), details={"permission": IMPORT_PERMISSION})
     job = start_upload(user, file, update_existing=update_existing)
     job.refresh_from_db()
-    return 202, _job_out(job)
+    return Status(202, _job_out(job))
 
 
 @router.get("/import", response={200: ImportJobPage, **ERRORS}, summary="My imports, newest first (keyset: `before`)")
-def import_list(request, before: int = 0, limit: int = 30):
+def import_list(request, before: int = Query(0, ge=0, le=MAX_ID), limit: int = Query(30, ge=1, le=100)):
     limit = max(1, min(limit, 100))
     qs = ImportJob.objects.filter(kind="customers", uploaded_by=_user(request)).order_by("-id")
     if before:
@@ -149,7 +154,7 @@ def import_list(request, before: int = 0, limit: int = 30):
 
 
 @router.get("/import/{job_id}", response={200: ImportJobDetail, **ERRORS}, summary="Progress of an import and a page of its row errors")
-def import_get(request, job_id: int, page: Query[ErrorPageQuery]):
+def import_get(request, page: Query[ErrorPageQuery], job_id: Id = Path(...)):
     job = _own_job(request, job_id)
     limit = max(1, min(page.limit, 1000))
     errors = importing.row_errors(job, after=max(page.after, 0), limit=limit)
@@ -165,7 +170,7 @@ def import_get(request, job_id: int, page: Query[ErrorPageQuery]):
 
 
 @router.get("/import/{job_id}/errors.xlsx", response={200: None, **ERRORS}, summary="The refused rows with their reasons (XLSX)")
-def import_error_file(request, job_id: int):
+def import_error_file(request, job_id: Id = Path(...)):
     job = _own_job(request, job_id)
     path = importing.error_file_path(job)
     if path is None:

@@ -114,6 +114,10 @@ class ContactForm(MarksInvalid, forms.Form):
 
 
 class UserChoiceField(forms.ModelChoiceField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("empty_label", _("请选择"))
+        super().__init__(*args, **kwargs)
+
     def label_from_instance(self, user):
         department = f" · {user.department}" if user.department_id else ""
         return f"{user}{department}"

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from zhidu.kernel import audit, policy
 from zhidu.kernel.access import DataScope, user_clearance, user_scope
 from zhidu.kernel.importing import ChunkOutcome, Importer, ImportFileError, Row, RowError, insert_rows, register
+from zhidu.org import permissions as perms
 from zhidu.org.models import Department
 
 from . import validation
@@ -49,11 +50,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "联系电话", "手机", "手机号", "mobile"),
     "email": ("邮箱", "电子邮箱", "email", "e-mail"),
 }
+COLUMN_LABELS = {field: names[0] for field, names in ALIASES.items()} | {"contacts": "联系人/电话", "extra": "其他字段"}
 ARCHIVE_FIELDS = ("customer_type", *validation.TEXT_FIELDS, "status", "secret_level")
 # Fields an import may change on an existing customer (update_existing). Owner, department, status and
 # secret level have their own audited actions (transfer, status change, classification).
 UPDATABLE_FIELDS = ("name", "legal_representative", "address", "region", "industry", "scale")
-PERMISSION = "customers.import"
+PERMISSION = perms.CUSTOMERS_IMPORT
 CUSTOMER_COLUMNS = [
     "customer_type", "code", "name", "name_pinyin", "name_initials", "name_key", "credit_code", "id_number",
     "legal_representative", "address", "region", "industry", "scale", "owner_id", "department_id", "status",
@@ -72,7 +74,7 @@ class CustomerImporter(Importer):
         if self.actor is not None and not self.actor.has_perm_code(PERMISSION):
             raise ImportFileError(_("您没有导入客户的权限"))
         self.update_existing = bool(self.options.get("update_existing"))
-        if self.update_existing and self.actor is not None and not self.actor.has_perm_code("customers.edit"):
+        if self.update_existing and self.actor is not None and not self.actor.has_perm_code(perms.CUSTOMERS_EDIT):
             raise ImportFileError(_("更新已有客户需要编辑客户的权限"))
         self.types = validation.customer_types()
         self.default_type = self.options.get("customer_type") or ""
@@ -88,6 +90,7 @@ class CustomerImporter(Importer):
         from .services import _add_months
 
         self.next_review_on = _add_months(timezone.localdate(), policy.value("customers.review_cycle_months"))
+        self.default_secret_level = policy.value("customers.default_secret_level")
         self.name_search = NameSearch()
         self.mobile_blocks: dict[str, bool] = {}
 
@@ -95,6 +98,9 @@ class CustomerImporter(Importer):
 
     def _load_users(self, usernames: set[str]) -> None:
         missing = usernames - self.users.keys()
+        if len(self.users) > 10_000:  # a file full of unknown names must not grow the cache without end
+            self.users.clear()
+            missing = usernames
         if missing:
             found = {u.username: u for u in get_user_model().objects.filter(username__in=missing).select_related("department")}
             for name in missing:
@@ -158,7 +164,7 @@ class CustomerImporter(Importer):
             match = existing.get(("credit_code", cleaned["credit_code"])) or existing.get(("id_number", cleaned["id_number"]))
             if match is None:
                 new.append((row, cleaned, contact))
-            elif self.update_existing and self._in_scope(match["owner"], match["department"]) and match["secret_level"] <= user_clearance(self.actor):
+            elif self.update_existing and self._in_scope(match["owner"], match["department"]) and self._cleared_for(match["secret_level"]):
                 updates.append((row, cleaned, match))
             else:
                 field = "credit_code" if cleaned["credit_code"] else "id_number"
@@ -198,6 +204,8 @@ class CustomerImporter(Importer):
         data = {f: values.get(f, "") for f in ARCHIVE_FIELDS}
         if not data["customer_type"]:
             data["customer_type"] = self.default_type
+        if not data["secret_level"]:
+            data["secret_level"] = self.default_secret_level  # the pack's level for new files, as in the form
         contact = None
         contact_name = values.get("contact_name", "")
         phone, email = values.get("phone", ""), values.get("email", "")
@@ -220,18 +228,23 @@ class CustomerImporter(Importer):
 
         cleaned, field_errors = validation.validate_customer_data(data, customer_type_cfg=self.types)
         for field, messages in field_errors.items():
+            label = COLUMN_LABELS.get(field, field)
             for message in messages:
-                err(field, message)
+                # The error file shows reasons without field names: say which column a reason is about.
+                err(field, message if label in message else f"{label}：{message}")
 
         owner, department = self._owner_and_department(values, err)
         if owner is not None and department is not None:
             if not self._in_scope(owner, department):
                 err("owner", _("超出您的数据范围：负责人 %(owner)s，部门 %(department)s") % {"owner": owner.username, "department": department.code})
             level = cleaned.get("secret_level")
-            if self.actor is not None and level is not None and level > user_clearance(self.actor):
+            if level is not None and not self._cleared_for(level):
                 err("secret_level", _("密级高于您的密级许可，不能导入"))
         cleaned["owner"], cleaned["department"] = owner, department
         return errors, cleaned, contact
+
+    def _cleared_for(self, level: int) -> bool:
+        return self.actor is None or level <= user_clearance(self.actor)
 
     def _phone(self, text: str) -> str | None:
         """validation.normalize_phone, remembered per 7-digit 号段 for plain 11-digit mobile numbers: whether

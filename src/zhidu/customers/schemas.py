@@ -148,6 +148,17 @@ class DocumentOut(Schema):
     uploaded_at: dt.datetime
 
 
+class DocumentRow(DocumentOut):
+    file_name: str
+    uploaded_by: Ref
+    download_url: str
+
+
+class DocumentPage(Schema):
+    items: list[DocumentRow]
+    next_cursor: int | None
+
+
 class CustomerOut(CustomerRow):
     legal_representative: str
     address: str
@@ -186,11 +197,19 @@ class HandoverOut(Schema):
 class AccessRequestOut(Schema):
     id: int
     customer: int
+    customer_code: str | None
+    requested_by: Ref
     state: str
     days: int
     reason: str
     approval: int | None
     granted_until: dt.datetime | None
+    created_at: dt.datetime
+
+
+class AccessRequestPage(Schema):
+    items: list[AccessRequestOut]
+    next_cursor: int | None
 
 
 class CountsOut(Schema):

@@ -116,8 +116,7 @@ def customer_get(user, customer_id, request=None) -> CustomerDetail:
             details={"secret_level": customer.secret_level, "via_grant": grant.pk if grant else None},
             request=request,
         )
-    level = max(user_clearance(user), customer.secret_level if via_grant else 0)
-    documents = list(customer.documents.filter(secret_level__lte=level).order_by("-id"))
+    documents = list(customer.documents.filter(secret_level__lte=_document_level(user, customer, via_grant)).order_by("-id"))
     return CustomerDetail(
         customer=customer,
         contacts=contacts_masked(user, customer),
@@ -126,6 +125,54 @@ def customer_get(user, customer_id, request=None) -> CustomerDetail:
         via_grant=via_grant,
         grant_until=grant.granted_until if grant else None,
     )
+
+
+def _document_level(user, customer, via_grant: bool) -> int:
+    """The highest document level the viewer may see on this file: their clearance, or through a grant
+    the file's own level."""
+    return max(user_clearance(user), customer.secret_level if via_grant else 0)
+
+
+def _readable(user, customer_id) -> tuple[Customer, bool]:
+    """The file if the viewer may read it, and whether only through a grant; NotFound otherwise."""
+    customer_id = _int_or_none(customer_id)
+    customer = customers_visible(user).filter(pk=customer_id).first() if customer_id else None
+    if customer is None:
+        raise NotFound(_("客户不存在"))
+    via_grant = not customers_writable(user).filter(pk=customer.pk).exists()
+    return customer, via_grant
+
+
+def customer_documents(user, customer_id, after: int | None = None, limit: int = 50) -> Page:
+    """A keyset page (newest first) of the file's documents at or below the level the viewer may see."""
+    limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
+    customer, via_grant = _readable(user, customer_id)
+    qs = CustomerDocument.objects.filter(customer=customer, secret_level__lte=_document_level(user, customer, via_grant)).select_related("uploaded_by")
+    return _keyset(qs, after, limit)
+
+
+def document_for_download(user, customer_id, document_id, request=None) -> CustomerDocument:
+    """One document the viewer may see, to be sent to them. Fetching one above 公开, or through a grant,
+    is audited as a confidential read. NotFound for a document out of reach, so its existence is not
+    revealed."""
+    customer, via_grant = _readable(user, customer_id)
+    document_id = _int_or_none(document_id)
+    document = (
+        CustomerDocument.objects.filter(pk=document_id, customer=customer, secret_level__lte=_document_level(user, customer, via_grant)).first()
+        if document_id
+        else None
+    )
+    if document is None or not document.file:
+        raise NotFound(_("文件不存在"))
+    if document.secret_level > SecretLevel.PUBLIC or via_grant:
+        audit.record(
+            user,
+            "customer.read_confidential",
+            target=customer,
+            details={"document_id": document.pk, "title": document.title, "secret_level": document.secret_level, "via_grant": via_grant},
+            request=request,
+        )
+    return document
 
 
 def contacts_masked(user, customer) -> list[dict]:
@@ -165,12 +212,27 @@ def customer_counts(user) -> dict:
     }
 
 
-def access_requests_for(user, customer_id=None, limit: int = 50) -> list[AccessRequest]:
-    """The user's own access requests, newest first."""
-    qs = AccessRequest.objects.filter(requested_by_id=user.pk).select_related("customer")
+def access_requests_for(user, customer_id=None, limit: int = 50, *, to_approve: bool = False, before: int | None = None) -> list[AccessRequest]:
+    """The user's own access requests, newest first; with `to_approve`, instead the pending requests
+    whose approval waits at a step this user decides (kernel.approvals.pending_for). `before`: keyset
+    cursor (an id; only older requests)."""
+    from zhidu.kernel import approvals
+
+    from .services import ACCESS_APPROVAL_KIND
+
+    if to_approve:
+        # pending_for with no limit is the unsliced queryset, so it can be narrowed further here.
+        waiting = approvals.pending_for(user, limit=None).filter(kind=ACCESS_APPROVAL_KIND).values("pk")
+        qs = AccessRequest.objects.filter(state=AccessRequest.State.PENDING, approval__in=waiting)
+    else:
+        qs = AccessRequest.objects.filter(requested_by_id=user.pk)
+    qs = qs.select_related("customer", "requested_by")
     if customer_id:
         qs = qs.filter(customer_id=customer_id)
-    return list(qs.order_by("-id")[: max(1, min(limit, MAX_LIMIT))])
+    before = _int_or_none(before)
+    if before:
+        qs = qs.filter(pk__lt=before)
+    return list(qs.order_by("-id")[: max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))])
 
 
 def _department_filter(value) -> Q:

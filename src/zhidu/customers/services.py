@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import re
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -264,8 +265,13 @@ def document_add(user, customer_id: int, title: str, file, secret_level: int = S
         errors["secret_level"] = [_("未知的密级：%(value)s") % {"value": str(secret_level)[:20]}]
     elif secret_level > user_clearance(user):
         errors["secret_level"] = [_("密级不能高于您的密级许可")]
+    limit = settings.ZHIDU_DOCUMENT_MAX_BYTES
     if file is None:
         errors["file"] = [_("请选择文件")]
+    elif not file.size:
+        errors["file"] = [_("文件为空")]
+    elif file.size > limit:
+        errors["file"] = [_("文件过大：上限 %(limit)s MB") % {"limit": round(limit / 1024 / 1024, 1)}]
     if errors:
         raise Invalid(_("文件资料有误"), details={"fields": errors})
     with transaction.atomic():

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from zhidu.kernel.access import SecretLevel, mask
+from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 from zhidu.org import permissions as perms
 from zhidu.org import selectors as org_selectors
@@ -30,7 +30,7 @@ from .forms import (
     TransferForm,
     type_choices,
 )
-from .models import Contact, CustomerStatus
+from .models import Contact, CustomerStatus, TimelineEvent
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 30
@@ -137,6 +137,7 @@ def customer_detail(request, pk: int):
     except NotFound:
         return render(request, "customers/unavailable.html", {"customer_id": pk}, status=404)
     customer = detail.customer
+    _hide_documents_above(timeline.items, max(user.clearance, customer.secret_level if detail.via_grant else 0))
     writable = not detail.via_grant
     can_edit = writable and user.has_perm_code(perms.CUSTOMERS_EDIT)
     context = {
@@ -148,14 +149,22 @@ def customer_detail(request, pk: int):
         "access_requests": selectors.access_requests_for(user, customer.pk, limit=10),
         "can_edit": can_edit,
         "can_transfer": writable and user.has_perm_code(perms.CUSTOMERS_TRANSFER),
-        "status_form": StatusForm(initial={"version": customer.version}, allowed=services_allowed_statuses(customer.status)) if can_edit else None,
+        "status_form": StatusForm(initial={"version": customer.version}, allowed=_allowed_statuses(customer.status)) if can_edit else None,
         "contact_form": ContactForm() if can_edit else None,
         "document_form": DocumentForm(user=user) if can_edit else None,
     }
     return render(request, "customers/detail.html", context)
 
 
-def services_allowed_statuses(current: str) -> list[str]:
+def _hide_documents_above(events, level: int) -> None:
+    """Timeline entries about documents above what the viewer may read keep their date and kind but
+    not the document's title (the same level rule as the selector's document list)."""
+    for event in events:
+        if event.kind == TimelineEvent.Kind.DOCUMENT and (event.changes or {}).get("secret_level", 0) > level:
+            event.summary = _("上传了一份超出你密级许可的文件")
+
+
+def _allowed_statuses(current: str) -> list[str]:
     """The statuses a file may move to from `current` (the service's transition rule)."""
     allowed = set(services.STATUS_TRANSITIONS.get(current, set()))
     if current != CustomerStatus.TERMINATED:
@@ -309,13 +318,13 @@ def document_download(request, pk: int, document_id: int):
     """A document of a file the viewer can read, at or below the level the viewer may see."""
     _require(request.user, perms.CUSTOMERS_VIEW)
     try:
-        detail = selectors.customer_get(request.user, pk, request=request)
-    except NotFound as exc:
-        _not_found_or_forbidden(exc)
-    document = next((d for d in detail.documents if d.pk == document_id), None)
-    if document is None or not document.file:
-        raise Http404(_("文件不存在"))
-    return FileResponse(document.file.open("rb"), as_attachment=True, filename=document.file.name.rsplit("/", 1)[-1])
+        document = selectors.document_for_download(request.user, pk, document_id, request=request)
+        handle = document.file.open("rb")
+    except NotFound:
+        raise Http404(_("文件不存在")) from None
+    except OSError:
+        raise Http404(_("文件内容缺失，请联系管理员")) from None
+    return FileResponse(handle, as_attachment=True, filename=document.file.name.rsplit("/", 1)[-1])
 
 
 # ---------------------------------------------------------------- ownership

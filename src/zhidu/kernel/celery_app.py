@@ -61,3 +61,16 @@ def beat_schedule() -> dict:
 
 
 app.conf.beat_schedule = beat_schedule()
+
+
+@app.task(name="zhidu.run_import")
+def run_import(job_id: int) -> dict:
+    """Runs or resumes the spreadsheet import `job_id` (zhidu.kernel.importing) on a worker."""
+    from zhidu.kernel import importing
+    from zhidu.kernel.errors import Conflict
+
+    try:
+        job = importing.run_job(job_id)
+    except Conflict as exc:  # done already, or another runner holds it
+        return {"job": job_id, "ran": False, "reason": str(exc)}
+    return {"job": job_id, "ran": True, "status": job.status, "ok_rows": job.ok_rows, "failed_rows": job.failed_rows}

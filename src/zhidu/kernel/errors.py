@@ -1,5 +1,7 @@
 """Errors a service raises for the API and the UI to show: a stable code, a bilingual message, details."""
 
+from pydantic import BaseModel
+
 
 class ApiError(Exception):
     status = 400
@@ -33,3 +35,14 @@ class NotFound(ApiError):
 class Invalid(ApiError):
     status = 422
     code = "invalid_input"
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx answer of the API."""
+
+    code: str
+    message: str
+    details: dict
+
+# `response={200: ThingOut, **ERROR_RESPONSES}` documents the error format on an API operation.
+ERROR_RESPONSES = {status: ErrorOut for status in (400, 401, 403, 404, 409, 413, 422)}

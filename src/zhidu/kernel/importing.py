@@ -426,12 +426,12 @@ def run_job(job_id: int, *, chunk_size: int = CHUNK_SIZE, progress=None, stop_af
             raise ImportFileError(_("文件在导入开始后被改动过，不能继续；请重新上传"))
         table = Table(job.file_path, importer.aliases)
         importer.check_columns(table)
+        if table.unknown:
+            job.message = _("已忽略无法识别的列：%(columns)s") % {"columns": "、".join(table.unknown)}
         if job.total_rows is None:
             job.headers = table.headers
             job.total_rows = table.count_rows()
-            if table.unknown:
-                job.message = _("已忽略无法识别的列：%(columns)s") % {"columns": "、".join(table.unknown)}
-            job.save(update_fields=["headers", "total_rows", "message"])
+        job.save(update_fields=["headers", "total_rows", "message"])
         chunks = 0
         rows = table.rows(skip=job.processed_rows)
         while batch := list(itertools.islice(rows, chunk_size)):
@@ -443,13 +443,12 @@ def run_job(job_id: int, *, chunk_size: int = CHUNK_SIZE, progress=None, stop_af
                 return job
         importer.finish()
         job.refresh_from_db()
-        job.total_rows = job.processed_rows
-        job.status = ImportJob.Status.DONE
-        job.finished_at = timezone.now()
-        job.runner = ""
-        if job.failed_rows:
-            job.error_file = str(build_error_file(job))
-        job.save(update_fields=["total_rows", "status", "finished_at", "runner", "error_file"])
+        error_file = str(build_error_file(job)) if job.failed_rows else ""
+        ImportJob.objects.filter(pk=job.pk, runner=token).update(
+            total_rows=job.processed_rows, status=ImportJob.Status.DONE, finished_at=timezone.now(), runner="", error_file=error_file
+        )
+        job.refresh_from_db()
+        _discard_upload(job)
         if progress:
             progress(job)
         return job
@@ -465,6 +464,14 @@ def run_job(job_id: int, *, chunk_size: int = CHUNK_SIZE, progress=None, stop_af
     finally:
         if table is not None:
             table.close()
+
+
+def _discard_upload(job: ImportJob) -> None:
+    """A finished job needs its uploaded copy no more (the error file is built from the row errors);
+    files imported from the command line are the operator's own and stay."""
+    path = Path(job.file_path)
+    if job.status == ImportJob.Status.DONE and path.parent == upload_dir().resolve():
+        path.unlink(missing_ok=True)
 
 
 def _commit_chunk(job: ImportJob, importer: Importer, batch: list[Row], token: str) -> None:
@@ -501,7 +508,7 @@ def _commit_chunk(job: ImportJob, importer: Importer, batch: list[Row], token: s
 def start_job(job: ImportJob) -> None:
     """Runs the job in the background: on Celery when a broker is configured, else in a thread of this
     process. With ZHIDU_IMPORT_RUNNER=inline it runs before returning (tests, tiny deployments)."""
-    runner = getattr(settings, "ZHIDU_IMPORT_RUNNER", "auto")
+    runner = settings.ZHIDU_IMPORT_RUNNER
     if runner == "inline":
         run_job(job.pk)
         job.refresh_from_db()

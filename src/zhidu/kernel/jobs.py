@@ -189,3 +189,11 @@ def _idempotency_purge(now):
     from zhidu.kernel import idempotency
 
     return f"purged={idempotency.purge(now)}"
+
+
+@job("kernel.imports.resume", every=timedelta(minutes=5))
+def _imports_resume(now):
+    from zhidu.kernel import importing
+
+    # Imports whose runner died (server restart, killed worker) go on from their last committed chunk.
+    return f"resumed={importing.resume_stale_jobs()}"

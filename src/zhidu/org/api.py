@@ -7,7 +7,7 @@ from ninja import Path, Query, Router, Schema
 from pydantic import Field
 
 from zhidu.kernel.access import user_scope
-from zhidu.kernel.errors import Forbidden, NotFound
+from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 
 from . import permissions as perms
 from . import selectors, services
@@ -109,7 +109,7 @@ def _user(u: User) -> dict:
     }
 
 
-@router.get("/me", response=MeOut, summary="The signed-in user: role, data scope, clearance, permissions")
+@router.get("/me", response={200: MeOut, **ERROR_RESPONSES}, summary="The signed-in user: role, data scope, clearance, permissions")
 def me(request):
     user = request.user
     role = user.role
@@ -126,7 +126,7 @@ def me(request):
     }
 
 
-@router.get("/departments", response=list[DepartmentOut], summary="All departments in tree order")
+@router.get("/departments", response={200: list[DepartmentOut], **ERROR_RESPONSES}, summary="All departments in tree order")
 def departments(request):
     return [
         {
@@ -147,7 +147,7 @@ def _require_admin(user) -> None:
         raise Forbidden(_("无权查看账号列表。"))
 
 
-@router.get("/users", response=UsersPageOut, summary="Users, keyset-paginated by id (system or security admin)")
+@router.get("/users", response={200: UsersPageOut, **ERROR_RESPONSES}, summary="Users, keyset-paginated by id (system or security admin)")
 def users(request, filters: Query[UsersFilter]):
     _require_admin(request.user)
     page = selectors.users_page(
@@ -162,7 +162,7 @@ def users(request, filters: Query[UsersFilter]):
     return {"items": [_user(u) for u in page.rows], "next_after": page.next_after}
 
 
-@router.post("/users/{user_id}/disable", response=UserOut, summary="Disable a leaver: ends all sessions and tokens at once")
+@router.post("/users/{user_id}/disable", response={200: UserOut, **ERROR_RESPONSES}, summary="Disable a leaver: ends all sessions and tokens at once")
 def user_disable(request, user_id: int = Path(..., ge=1, le=MAX_ID), payload: DisableIn | None = None):
     target = selectors.users_visible_to(request.user).filter(pk=user_id).first()
     if target is None:

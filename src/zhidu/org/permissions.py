@@ -1,6 +1,6 @@
 """The permissions a role can grant. Codes are stable; they are stored in Role.permissions."""
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 CUSTOMERS_VIEW = "customers.view"
 CUSTOMERS_CREATE = "customers.create"
@@ -16,18 +16,18 @@ PACKS_MANAGE = "packs.manage"
 CALENDAR_MANAGE = "calendar.manage"
 
 ALL = {
-    CUSTOMERS_VIEW: _("查看客户"),
-    CUSTOMERS_CREATE: _("新建客户"),
-    CUSTOMERS_EDIT: _("编辑客户"),
-    CUSTOMERS_EXPORT: _("导出客户"),
-    CUSTOMERS_IMPORT: _("导入客户"),
-    CUSTOMERS_TRANSFER: _("移交客户"),
-    ACCESS_APPROVE: _("审批查阅申请"),
-    USERS_MANAGE: _("管理账号"),
-    ROLES_MANAGE: _("管理角色与密级"),
-    AUDIT_VIEW: _("查看审计日志"),
-    PACKS_MANAGE: _("管理制度包"),
-    CALENDAR_MANAGE: _("管理节假日"),
+    CUSTOMERS_VIEW: pgettext_lazy("permission", "查看客户"),
+    CUSTOMERS_CREATE: pgettext_lazy("permission", "新建客户"),
+    CUSTOMERS_EDIT: pgettext_lazy("permission", "编辑客户"),
+    CUSTOMERS_EXPORT: pgettext_lazy("permission", "导出客户"),
+    CUSTOMERS_IMPORT: pgettext_lazy("permission", "导入客户"),
+    CUSTOMERS_TRANSFER: pgettext_lazy("permission", "移交客户"),
+    ACCESS_APPROVE: pgettext_lazy("permission", "审批查阅申请"),
+    USERS_MANAGE: pgettext_lazy("permission", "管理账号"),
+    ROLES_MANAGE: pgettext_lazy("permission", "管理角色与密级"),
+    AUDIT_VIEW: pgettext_lazy("permission", "查看审计日志"),
+    PACKS_MANAGE: pgettext_lazy("permission", "管理制度包"),
+    CALENDAR_MANAGE: pgettext_lazy("permission", "管理节假日"),
 }
 
 # S05 三员分立: these three never combine with each other's duties in one role.

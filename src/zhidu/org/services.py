@@ -153,6 +153,11 @@ def _department_validate(department: Department) -> None:
         raise ValidationError(exc.message_dict) from None
 
 
+def _check_depth(path_length: int) -> None:
+    if path_length > Department._meta.get_field("path").max_length:
+        raise Invalid(_("部门层级过深。"), details={"parent": [_("部门层级过深。")]})
+
+
 @transaction.atomic
 def department_create(actor, *, name: str, code: str, parent: Department | None = None, request=None) -> Department:
     require(actor, perms.USERS_MANAGE)
@@ -162,6 +167,7 @@ def department_create(actor, *, name: str, code: str, parent: Department | None 
     # The path holds the row's own id, so it is known only after the insert.
     prefix = Department.objects.get(pk=parent.pk).path if parent else "/"
     department.path = f"{prefix}{department.pk}/"
+    _check_depth(len(department.path))
     Department.objects.filter(pk=department.pk).update(path=department.path)
     audit.record(actor, "org.department.create", target=department, details={"name": department.name, "code": department.code, "parent": parent.pk if parent else None}, request=request)
     return department
@@ -192,6 +198,8 @@ def department_move(actor, department: Department, *, parent: Department | None,
     old_path = department.path
     new_path = f"{parent.path if parent else '/'}{department.pk}/"
     old_parent = department.parent_id
+    longest = max(len(p) for p in Department.objects.filter(path__startswith=old_path).values_list("path", flat=True))
+    _check_depth(longest - len(old_path) + len(new_path))
     if new_path != old_path:
         # Ids are unique, so old_path ("/1/4/") occurs in a path only as the prefix of its own subtree.
         Department.objects.filter(path__startswith=old_path).update(path=Replace("path", Value(old_path), Value(new_path)))

@@ -355,3 +355,23 @@ def test_name_search_gives_what_the_validation_functions_give():
     search = NameSearch()
     for name in names:
         assert search(name) == (validation.name_pinyin(name), validation.name_initials(name)), name
+
+
+@pytest.mark.django_db
+def test_numbers_typed_in_excel_and_the_packs_types_and_default_secret_level(org, tmp_path, pack):
+    pack("s07-customer-service")  # types 经销单位 …, new files 秘密, review every 3 months
+    header = ["名称", "客户类型", "统一社会信用代码", "法定代表人", "地址", "负责人", "联系人", "电话"]
+    rows = [
+        ["数字电话有限公司", "经销单位", credit_code(1), "张三", "北京路 1 号", "sales_a", "李四", 13812345678],
+        ["缺地址有限公司", "经销单位", credit_code(2), "张三", "", "sales_a", "李四", 13812345679],
+        ["无联系人有限公司", "经销单位", credit_code(3), "张三", "北京路 3 号", "sales_a", "", ""],
+    ]
+    job = run_import(write_xlsx(tmp_path / "c.xlsx", header, rows), org.gm)
+    customer = Customer.objects.get()
+    assert (job.ok_rows, job.failed_rows) == (1, 2)
+    assert customer.contacts.get().phone == "13812345678"
+    assert (customer.customer_type, customer.code[:2], customer.secret_level) == ("dealer", "JX", 1)
+    assert customer.next_review_on is not None
+    errors = errors_by_row(job)
+    assert errors[3] == [("address", "地址：经销单位类客户必须填写此项")]
+    assert errors[4] == [("contacts", "联系人/电话：经销单位类客户必须填写此项")]

@@ -1,6 +1,7 @@
 """The import page and the import API: upload → job → progress → errors → error file."""
 
 import io
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -49,6 +50,8 @@ def test_upload_page_runs_the_job_and_shows_progress_errors_and_error_file(org, 
     job = ImportJob.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("customers:import_detail", args=[job.pk])
     assert (job.status, job.original_name, job.ok_rows, job.failed_rows) == ("done", "客户.csv", 4, 7)
+    assert not Path(job.file_path).exists()  # the uploaded copy goes once the job is done
+    assert mixed_file.exists()
     page = client.get(response["Location"]).content.decode()
     assert "负责人不存在：nobody" in page and 'id="import-error-file"' in page
     progress = client.get(reverse("customers:import_progress", args=[job.pk])).content.decode()
@@ -153,3 +156,22 @@ def test_api_import_errors_use_the_error_format(org, tmp_path, settings):
     huge = client.post("/api/v1/customers/import", {"file": SimpleUploadedFile("a.csv", b"x" * 200_000)})
     assert huge.status_code == 413 and huge.json()["code"] == "file_too_large"
     assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_runs_in_a_background_thread(org, tmp_path, settings):
+    import time
+
+    from zhidu.customers.tests.test_import import many_rows
+
+    settings.ZHIDU_IMPORT_RUNNER = "thread"
+    client = login(org.gm)
+    response = client.post(reverse("customers:import"), {"file": upload(write_csv(tmp_path / "c.csv", HEADER, many_rows(3)))})
+    assert response.status_code == 302
+    job = ImportJob.objects.get()
+    deadline = time.monotonic() + 60
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.2)
+        job.refresh_from_db()
+    assert (job.status, job.ok_rows) == ("done", 3)
+    assert Customer.objects.count() == 3

@@ -7,12 +7,20 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import translation
 
 from zhidu.customers import services
 from zhidu.customers.models import AccessRequest, Customer, OwnershipTransfer
 from zhidu.kernel.access import SecretLevel
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    # A request in English leaves English active in this thread; later tests expect the default.
+    yield
+    translation.deactivate()
 
 VALID_CODE = "91110000802100433B"
 OTHER_CODE = "91310000631696382C"
@@ -153,8 +161,10 @@ def test_detail_lists_only_documents_within_clearance(client, org, make_customer
     services.document_add(org.gm, customer.pk, "公开合同", SimpleUploadedFile("a.txt", b"a"), SecretLevel.PUBLIC)
     services.document_add(org.gm, customer.pk, "机密报价", SimpleUploadedFile("b.txt", b"b"), SecretLevel.CONFIDENTIAL)
     client.force_login(org.sales_a)  # clearance 秘密
-    documents = _documents_table(client.get(reverse("customers:detail", args=[customer.pk])))
+    response = client.get(reverse("customers:detail", args=[customer.pk]))
+    documents = _documents_table(response)
     assert "公开合同" in documents and "机密报价" not in documents
+    assert "机密报价" not in response.content.decode()  # nor its upload in the timeline
     client.force_login(org.gm)
     documents = _documents_table(client.get(reverse("customers:detail", args=[customer.pk])))
     assert "公开合同" in documents and "机密报价" in documents
@@ -164,6 +174,19 @@ def test_detail_lists_only_documents_within_clearance(client, org, make_customer
     public_doc = customer.documents.get(title="公开合同")
     response = client.get(reverse("customers:document_download", args=[customer.pk, public_doc.pk]))
     assert response.status_code == 200 and b"".join(response.streaming_content) == b"a"
+
+
+def test_downloading_a_classified_document_from_the_page_is_audited(client, org, make_customer, settings, tmp_path):
+    from zhidu.kernel.models import AuditEntry
+
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(user=org.manager_a)
+    document = services.document_add(org.manager_a, customer.pk, "秘密协议", SimpleUploadedFile("s.txt", b"s"), SecretLevel.SECRET)
+    client.force_login(org.manager_a)
+    response = client.get(reverse("customers:document_download", args=[customer.pk, document.pk]))
+    assert response.status_code == 200
+    entry = AuditEntry.objects.filter(action="customer.read_confidential").latest("seq")
+    assert entry.details["document_id"] == document.pk and entry.actor_id == org.manager_a.pk
 
 
 # ---------------------------------------------------------------- create
@@ -334,3 +357,19 @@ def test_access_request_not_needed_for_a_visible_file(client, org, make_customer
     response = client.post(reverse("customers:access_request", args=[customer.pk]), {"reason": "看看", "days": 1})
     assert response.status_code == 302 and response.url == reverse("customers:detail", args=[customer.pk])
     assert not AccessRequest.objects.exists()
+
+
+def test_approved_request_opens_the_file_read_only(client, org, make_customer):
+    from zhidu.kernel import approvals
+
+    customer = make_customer(user=org.sales_b, name="借阅客户", contacts=[{"name": "赵六", "phone": "13500005678"}])
+    request = services.access_request_create(org.sales_a, customer.pk, "核对合同", 2)
+    approvals.decide(request.approval_id, org.manager_a, True)
+    client.force_login(org.sales_a)
+    response = client.get(reverse("customers:detail", args=[customer.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200 and "借阅客户" in html
+    assert "135****5678" in html and "13500005678" not in html
+    assert response.context["detail"].via_grant
+    assert reverse("customers:edit", args=[customer.pk]) not in html
+    assert 'id="status-form"' not in html and reverse("customers:contact_add", args=[customer.pk]) not in html

@@ -213,3 +213,15 @@ def test_apply_rejects_a_bad_pack_and_writes_nothing(tmp_path, db):
         policy.apply(path)
     assert "bad.yaml:4: customers.nope" in str(caught.value)
     assert not PackVersion.objects.exists()
+
+
+def test_reads_within_a_second_do_not_query(pack, django_assert_num_queries):
+    pack("s01-prosthetics")
+    policy.value("customers.review_cycle_months")  # loads the current version
+    with django_assert_num_queries(0):
+        for _ in range(100):
+            policy.value("customers.review_cycle_months")
+            policy.get("customers.types")
+    policy.cache._state["checked_at"] -= policy.cache.CHECK_INTERVAL
+    with django_assert_num_queries(1):  # the version did not change: only the id is asked for
+        policy.value("customers.review_cycle_months")

@@ -293,3 +293,15 @@ def test_role_create_and_update_by_secadmin(staff):
         services.role_update(staff["secadmin"], role, unmasked_fields=["password"])
     assert AuditEntry.objects.filter(action__startswith="org.role.", target_id=str(role.pk)).count() == 2
     assert Role.objects.get(pk=role.pk).label == "电话销售"
+
+
+def test_department_depth_is_bounded(staff, tree):
+    parent = tree["hq"]
+    with pytest.raises(Invalid):
+        for i in range(200):
+            parent = services.department_create(staff["sysadmin"], name=f"层{i}", code=f"L{i}", parent=parent)
+    deepest = parent
+    assert len(deepest.path) <= 255
+    with pytest.raises(Invalid):
+        services.department_move(staff["sysadmin"], tree["sales"], parent=deepest)
+    assert Department.objects.get(pk=tree["east"].pk).path == tree["east"].path
