@@ -35,6 +35,7 @@ from .schemas import (
     HandoverIn,
     HandoverOut,
     Id,
+    ReviewIn,
     StatusIn,
     TimelinePage,
     TransferIn,
@@ -67,6 +68,7 @@ def _row(user, customer) -> dict:
         "secret_level": customer.secret_level,
         "owner": _ref(customer.owner),
         "department": _ref(customer.department),
+        "next_review_on": customer.next_review_on,
         "version": customer.version,
         "updated_at": customer.updated_at,
     }
@@ -83,7 +85,6 @@ def _detail(request, customer_id) -> dict:
         "address": c.address,
         "scale": c.scale,
         "extra": c.extra,
-        "next_review_on": c.next_review_on,
         "created_at": c.created_at,
         "contacts": detail.contacts,
         "documents": [{"id": d.pk, "title": d.title, "secret_level": d.secret_level, "uploaded_at": d.uploaded_at} for d in detail.documents],
@@ -106,12 +107,13 @@ def customer_list(
     status: str | None = Query(None, max_length=20),
     customer_type: str | None = Query(None, max_length=40),
     region: str | None = Query(None, max_length=60),
+    review_due: bool = Query(False, description="Only files whose next review date is today or earlier"),
     cursor: Id | None = None,
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ):
     user = _user(request)
     _require_view(user)
-    filters = {"department": department, "owner": owner, "status": status, "customer_type": customer_type, "region": region}
+    filters = {"department": department, "owner": owner, "status": status, "customer_type": customer_type, "region": region, "review_due": review_due}
     page = selectors.customer_list(user, q=q, filters=filters, after=cursor, limit=limit)
     return {"items": [_row(user, c) for c in page.items], "next_cursor": page.next_cursor}
 
@@ -174,6 +176,12 @@ def customer_timeline(request, customer_id: Id = Path(...), cursor: Id | None = 
 @router.post("/{customer_id}/status", response={200: CustomerOut, **ERRORS}, summary="Change the status")
 def customer_set_status(request, payload: StatusIn, customer_id: Id = Path(...)):
     services.customer_set_status(_user(request), customer_id, payload.status, payload.reason, expected_version=payload.version)
+    return _detail(request, customer_id)
+
+
+@router.post("/{customer_id}/review", response={200: CustomerOut, **ERRORS}, summary="Record a review of the file (复核); sets the next review date")
+def customer_review(request, payload: ReviewIn, customer_id: Id = Path(...)):
+    services.customer_review_record(_user(request), customer_id, payload.note, expected_version=payload.version)
     return _detail(request, customer_id)
 
 

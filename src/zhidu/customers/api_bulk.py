@@ -80,6 +80,7 @@ class ExportQuery(Schema):
     status: str = Field("", max_length=20)
     customer_type: str = Field("", max_length=40)
     region: str = Field("", max_length=60)
+    review_due: bool | None = None
 
 
 def _user(request):

@@ -95,6 +95,15 @@ class StatusForm(MarksInvalid, forms.Form):
         self.fields["status"].choices = [(value, label) for value, label in CustomerStatus.choices if value in allowed]
 
 
+class ReviewForm(MarksInvalid, forms.Form):
+    note = forms.CharField(
+        label=_("复核说明"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"class": "form-control form-control-sm", "rows": 2, "placeholder": _("复核了哪些内容、有何更新（必填）")}),
+    )
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
 class DocumentForm(MarksInvalid, forms.Form):
     title = forms.CharField(label=_("标题"), max_length=200, widget=forms.TextInput(attrs={"class": "form-control form-control-sm"}))
     file = forms.FileField(label=_("文件"), widget=forms.ClearableFileInput(attrs={"class": "form-control form-control-sm"}))

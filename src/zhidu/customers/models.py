@@ -112,6 +112,7 @@ class TimelineEvent(models.Model):
         ACCESS = "access", _("查阅")
         ACTIVITY = "activity", _("活动")
         IMPORTED = "imported", _("导入")
+        REVIEW = "review", _("复核")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
     at = models.DateTimeField(auto_now_add=True)

@@ -89,6 +89,14 @@ class StatusIn(Schema):
     version: Annotated[int, Field(ge=1, strict=True)] | None = None
 
 
+class ReviewIn(Schema):
+    """`version` is the version the client read (409 when stale); without it the review is recorded
+    on whatever version is current."""
+
+    note: Text
+    version: Annotated[int, Field(ge=1, strict=True)] | None = None
+
+
 class TransferIn(Schema):
     to_owner: BodyId
     reason: Text
@@ -123,6 +131,7 @@ class CustomerRow(Schema):
     secret_level: int
     owner: Ref
     department: Ref
+    next_review_on: dt.date | None
     version: int
     updated_at: dt.datetime
 
@@ -164,7 +173,6 @@ class CustomerOut(CustomerRow):
     address: str
     scale: str
     extra: dict
-    next_review_on: dt.date | None
     created_at: dt.datetime
     contacts: list[ContactOut]
     documents: list[DocumentOut]

@@ -16,7 +16,7 @@ from .models import AccessRequest, Customer, CustomerDocument, TimelineEvent
 from .search import search_q
 
 MAX_LIMIT = 200
-FILTERS = ("department", "owner", "status", "customer_type", "region")
+FILTERS = ("department", "owner", "status", "customer_type", "region", "review_due")
 
 
 @dataclass
@@ -69,7 +69,8 @@ def customer_list(user, q: str | None = None, filters: dict | None = None, after
 
     `q` matches (OR): code exactly or as prefix, name substring, full-pinyin prefix, initials prefix, and
     — for 4 or more digits — the suffix of a contact's phone. `filters`: department (id; its subtree is
-    included), owner (id), status, customer_type, region."""
+    included), owner (id), status, customer_type, region, review_due (true: files whose next review
+    date is today or earlier)."""
     limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
     qs = customers_filtered(user, q, filters).select_related("owner", "department")
     return _keyset(qs, after, limit)
@@ -88,6 +89,8 @@ def customers_filtered(user, q: str | None = None, filters: dict | None = None) 
             qs = qs.filter(owner_id=_int_or_none(value))
         elif key in ("status", "customer_type", "region"):
             qs = qs.filter(**{key: value})
+        elif key == "review_due" and truthy(value):
+            qs = qs.filter(next_review_on__lte=timezone.localdate())
     search = search_q(q)
     if search is not None:
         qs = qs.filter(search)
@@ -253,6 +256,11 @@ def _keyset(qs, after, limit) -> Page:
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, rows[-1].pk if more and rows else None)
+
+
+def truthy(value) -> bool:
+    """A flag from a query string or a JSON body: true, "1", "true", "on", "yes"."""
+    return value is True or str(value).strip().lower() in ("1", "true", "on", "yes")
 
 
 def _int_or_none(value):

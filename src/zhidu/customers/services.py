@@ -14,11 +14,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, Value, When
 from django.db.models.functions import Mod
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from zhidu.kernel import audit, policy
 from zhidu.kernel.access import DataScope, SecretLevel, scope_q, user_clearance, user_scope
@@ -39,6 +41,7 @@ from .models import (
 )
 
 ACCESS_APPROVAL_KIND = "customers.access"
+REVIEW_DUE_CATEGORY = "customers.review_due"
 
 # Status changes allowed besides "any → blacklisted / terminated".
 STATUS_TRANSITIONS = {
@@ -191,6 +194,80 @@ def customer_set_status(user, customer_id: int, status: str, reason: str, expect
         _timeline(customer, user, TimelineEvent.Kind.STATUS, _("状态：%(old)s → %(new)s") % {"old": CustomerStatus(old).label, "new": CustomerStatus(status).label}, changes)
         audit.record(user, "customer.status", target=customer, details=changes)
     return customer
+
+
+def customer_review_record(user, customer_id: int, note: str, expected_version: int | None = None) -> Customer:
+    """Records that the file was reviewed (复核/更新) and sets the next review date to today plus the
+    pack's `customers.review_cycle_months` as it stands now. Allowed to the file's owner and to anyone
+    with customers.edit whose scope and clearance cover the file. With `expected_version`, a stale
+    version is a Conflict and nothing is written."""
+    note = validation._text(note)
+    if not note:
+        raise Invalid(_("请填写复核说明"), details={"fields": {"note": [_("请填写复核说明")]}})
+    if len(note) > REASON_MAX:
+        message = _("不能超过 %(limit)d 个字符（当前 %(length)d 个）") % {"limit": REASON_MAX, "length": len(note)}
+        raise Invalid(message, details={"fields": {"note": [message]}})
+    with transaction.atomic():
+        customer = _locked_visible(user, customer_id)
+        if customer.owner_id != user.pk:
+            _require(user, perms.CUSTOMERS_EDIT)
+        if expected_version is not None and customer.version != expected_version:
+            raise Conflict(
+                _("该客户档案已被他人修改，请刷新后重试"),
+                code="stale_version",
+                details={"current_version": customer.version, "expected_version": expected_version},
+            )
+        cycle = policy.get("customers.review_cycle_months")
+        old, new = customer.next_review_on, _add_months(timezone.localdate(), cycle.value)
+        Customer.objects.filter(pk=customer.pk).update(next_review_on=new, version=F("version") + 1, updated_at=timezone.now())
+        customer.refresh_from_db()
+        changes = {
+            "next_review_on": [old.isoformat() if old else None, new.isoformat()],
+            "note": note,
+            "cycle_months": cycle.value,
+            "source": str(cycle.source or ""),
+        }
+        _timeline(customer, user, TimelineEvent.Kind.REVIEW, _("复核：%(note)s；下次复核日期 %(date)s") % {"note": note, "date": new.isoformat()}, changes)
+        audit.record(user, "customer.review", target=customer, details={**changes, "pack_version": cycle.version_id})
+    return customer
+
+
+def reviews_due_notify(now=None) -> int:
+    """Tells each active staff member who owns files whose review is due (next_review_on today or
+    earlier, at or below their clearance) how many there are: one inbox notification per owner, linking
+    to their list filtered by review_due. One grouped query finds the owners; an owner who already got
+    this notification today is skipped, so repeated runs on the same day notify nobody twice. Returns
+    the number of notifications written."""
+    from zhidu.kernel import notify
+    from zhidu.kernel.models import Notification
+
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    day_start = timezone.make_aware(dt.datetime.combine(today, dt.time.min))
+    day_end = timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=1), dt.time.min))
+    notified_today = Notification.objects.filter(
+        user_id=OuterRef("owner_id"), category=REVIEW_DUE_CATEGORY, created_at__gte=day_start, created_at__lt=day_end
+    )
+    owners = (
+        Customer.objects.filter(next_review_on__lte=today, owner__is_active=True, owner__left_at__isnull=True, secret_level__lte=F("owner__clearance"))
+        .filter(~Exists(notified_today))
+        .values("owner_id")
+        .annotate(count=Count("id"))
+        .order_by("owner_id")
+    )
+    list_url = reverse("customers:list")
+    body = _("请逐一复核这些客户档案，并在档案页“记录复核”。")
+    messages = [
+        (
+            [row["owner_id"]],
+            ngettext("%(count)d 份客户档案到期待复核", "%(count)d 份客户档案到期待复核", row["count"]) % {"count": row["count"]},
+            body,
+            f"{list_url}?review_due=1&owner={row['owner_id']}",
+            REVIEW_DUE_CATEGORY,
+        )
+        for row in owners
+    ]
+    return notify.send_many(messages)
 
 
 # ---------------------------------------------------------------- contacts and documents

@@ -10,6 +10,7 @@ urlpatterns: list = [
     path("<int:pk>/", views.customer_detail, name="detail"),
     path("<int:pk>/edit/", views.customer_edit, name="edit"),
     path("<int:pk>/status/", views.customer_status, name="status"),
+    path("<int:pk>/review/", views.customer_review, name="review"),
     path("<int:pk>/contacts/new/", views.contact_add, name="contact_add"),
     path("<int:pk>/documents/new/", views.document_add, name="document_add"),
     path("<int:pk>/documents/<int:document_id>/", views.document_download, name="document_download"),

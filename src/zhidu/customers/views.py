@@ -11,9 +11,11 @@ from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from zhidu.kernel import policy
 from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 from zhidu.org import permissions as perms
@@ -26,6 +28,7 @@ from .forms import (
     CustomerForm,
     DocumentForm,
     HandoverForm,
+    ReviewForm,
     StatusForm,
     TransferForm,
     type_choices,
@@ -71,6 +74,7 @@ def customer_list(request):
     _require(user, perms.CUSTOMERS_VIEW)
     q = request.GET.get("q", "").strip()
     filters = {key: request.GET.get(key, "").strip() for key in selectors.FILTERS}
+    filters["review_due"] = "1" if selectors.truthy(filters["review_due"]) else ""
     filters = {key: value for key, value in filters.items() if value}
     page = selectors.customer_list(user, q=q, filters=filters, after=request.GET.get("after"), limit=PAGE_SIZE)
     base_query = {"q": q, **filters} if q else dict(filters)
@@ -101,6 +105,7 @@ def _list_rows(user, customers) -> list[dict]:
     for the contacts of the whole page."""
     prefetch_related_objects(customers, Prefetch("contacts", queryset=Contact.objects.order_by("-is_primary", "id"), to_attr="contacts_ordered"))
     labels = dict(type_choices())
+    today = timezone.localdate()
     rows = []
     for customer in customers:
         contact = customer.contacts_ordered[0] if customer.contacts_ordered else None
@@ -119,6 +124,8 @@ def _list_rows(user, customers) -> list[dict]:
                 "phone": mask("phone", contact.phone, user) if contact else "",
                 "secret_level": customer.secret_level,
                 "secret_label": customer.get_secret_level_display(),
+                "next_review_on": customer.next_review_on,
+                "review_overdue": customer.next_review_on is not None and customer.next_review_on <= today,
             }
         )
     return rows
@@ -140,6 +147,8 @@ def customer_detail(request, pk: int):
     _hide_documents_above(timeline.items, max(user.clearance, customer.secret_level if detail.via_grant else 0))
     writable = not detail.via_grant
     can_edit = writable and user.has_perm_code(perms.CUSTOMERS_EDIT)
+    # The same rule as services.customer_review_record: the owner, or an editor within scope.
+    can_review = writable and (customer.owner_id == user.pk or user.has_perm_code(perms.CUSTOMERS_EDIT))
     context = {
         "detail": detail,
         "customer": customer,
@@ -152,6 +161,10 @@ def customer_detail(request, pk: int):
         "status_form": StatusForm(initial={"version": customer.version}, allowed=_allowed_statuses(customer.status)) if can_edit else None,
         "contact_form": ContactForm() if can_edit else None,
         "document_form": DocumentForm(user=user) if can_edit else None,
+        "review_cycle": policy.get("customers.review_cycle_months"),
+        "review_overdue": customer.next_review_on is not None and customer.next_review_on <= timezone.localdate(),
+        "last_review": customer.timeline.filter(kind=TimelineEvent.Kind.REVIEW).select_related("actor").order_by("-id").first(),
+        "review_form": ReviewForm(initial={"version": customer.version}, auto_id="review_%s") if can_review else None,
     }
     return render(request, "customers/detail.html", context)
 
@@ -268,6 +281,27 @@ def customer_status(request, pk: int):
         _not_found_or_forbidden(exc)
     else:
         messages.success(request, _("状态已变更为：%(status)s") % {"status": customer.get_status_display()})
+    return redirect("customers:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def customer_review(request, pk: int):
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        for name, field_errors in form.errors.items():
+            label = form.fields[name].label if name in form.fields else ""
+            for message in field_errors:
+                messages.error(request, f"{label}：{message}" if label else message)
+        return redirect("customers:detail", pk=pk)
+    try:
+        customer = services.customer_review_record(request.user, pk, form.cleaned_data["note"], expected_version=form.cleaned_data["version"])
+    except (Invalid, Conflict) as exc:
+        messages.error(request, str(exc.message))
+    except (NotFound, Forbidden) as exc:
+        _not_found_or_forbidden(exc)
+    else:
+        messages.success(request, _("已记录复核，下次复核日期：%(date)s") % {"date": customer.next_review_on.isoformat()})
     return redirect("customers:detail", pk=pk)
 
 
