@@ -17,6 +17,16 @@ def _fresh_policy_cache():
     policy.clear_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Cached values (dashboard counts) are keyed by ids that repeat across rolled-back test databases.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def pack(db):
     from zhidu.kernel import policy

@@ -197,7 +197,7 @@ def test_unknown_ids_are_404(people):
     assert_error(api.get(f"{API}/customers/{customer.pk}/documents/{MAX_ID}/download"), 404, "not_found")
     assert_error(api.post(f"{API}/customers/{missing}/contacts", {"name": "王"}, content_type="application/json"), 404)
     assert_error(api.delete(f"{API}/customers/{customer.pk}/contacts/{MAX_ID}"), 404, "not_found")
-    assert_error(api.post(f"{API}/customers/{missing}/status", {"status": "admitted", "reason": "准入"}, content_type="application/json"), 404)
+    assert_error(api.post(f"{API}/customers/{missing}/status", {"status": "admitted", "reason": "准入", "version": 1}, content_type="application/json"), 404)
     assert_error(api.get(f"{API}/customers/import/{MAX_ID}"), 404, "not_found")
     assert_error(api.get(f"{API}/kernel/approvals/{MAX_ID}"), 404, "not_found")
     admin = client(people["sysadmin"])

@@ -23,6 +23,17 @@ if not SECRET_KEY:
         key_file.write_text(get_random_string(64))
     SECRET_KEY = key_file.read_text().strip()
 
+# Keys the audit log's HMAC chain. Kept outside the database, so SQL access alone cannot re-forge the chain.
+ZHIDU_AUDIT_KEY = os.environ.get("ZHIDU_AUDIT_KEY", "")
+if not ZHIDU_AUDIT_KEY:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    audit_key_file = VAR_DIR / "audit_key"
+    if not audit_key_file.exists():
+        from django.utils.crypto import get_random_string
+
+        audit_key_file.write_text(get_random_string(64))
+    ZHIDU_AUDIT_KEY = audit_key_file.read_text().strip()
+
 ALLOWED_HOSTS = [h for h in os.environ.get("ZHIDU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("ZHIDU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

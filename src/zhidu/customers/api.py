@@ -137,7 +137,14 @@ def customer_counts(request):
 @router.post("/handover", response={200: HandoverOut, **ERRORS}, summary="Hand over all customers of a staff member")
 def customers_handover(request, payload: HandoverIn):
     handover = services.customers_handover(_user(request), payload.from_user, payload.to_users, payload.reason)
-    return {"id": handover.pk, "from_user": handover.from_user_id, "customer_count": handover.customer_count, "reason": handover.reason, "at": handover.at}
+    return {
+        "id": handover.pk,
+        "from_user": handover.from_user_id,
+        "customer_count": handover.customer_count,
+        "kept_count": handover.kept_count,
+        "reason": handover.reason,
+        "at": handover.at,
+    }
 
 
 @router.get("/access-requests", response={200: AccessRequestPage, **ERRORS}, summary="My access requests, or those waiting for my approval")
@@ -148,8 +155,10 @@ def access_request_list(
     cursor: Id | None = None,
     limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
 ):
-    items = selectors.access_requests_for(_user(request), customer, limit=limit, to_approve=box == "to_approve", before=cursor)
-    return {"items": [_access_out(a) for a in items], "next_cursor": items[-1].pk if len(items) == limit else None}
+    user = _user(request)
+    items = selectors.access_requests_for(user, customer, limit=limit, to_approve=box == "to_approve", before=cursor)
+    visible = set(selectors.customers_visible(user).filter(pk__in=[a.customer_id for a in items]).values_list("pk", flat=True))
+    return {"items": [_access_out(a, a.customer_id in visible) for a in items], "next_cursor": items[-1].pk if len(items) == limit else None}
 
 
 @router.get("/{customer_id}", response={200: CustomerOut, **ERRORS}, summary="Read one customer file")
@@ -218,8 +227,9 @@ def contact_remove(request, customer_id: Id = Path(...), contact_id: Id = Path(.
 @router.post("/{customer_id}/access-requests", response={201: AccessRequestOut, **ERRORS}, summary="Request to read a file")
 @idempotent
 def access_request_create(request, payload: AccessRequestIn, customer_id: Id = Path(...)):
-    access = services.access_request_create(_user(request), customer_id, payload.reason, payload.days)
-    return Status(201, _access_out(access))
+    user = _user(request)
+    access = services.access_request_create(user, customer_id, payload.reason, payload.days, code=payload.code)
+    return Status(201, _access_out(access, selectors.customers_visible(user).filter(pk=access.customer_id).exists()))
 
 
 def _document_size_limited(view):
@@ -294,11 +304,12 @@ def _document_out(document) -> dict:
     }
 
 
-def _access_out(access) -> dict:
+def _access_out(access, visible: bool) -> dict:
+    """`customer_code` only when the caller may read the file: a request must not reveal it."""
     return {
         "id": access.pk,
         "customer": access.customer_id,
-        "customer_code": access.customer.code,
+        "customer_code": access.customer.code if visible else None,
         "requested_by": _ref(access.requested_by),
         "state": access.state,
         "days": access.days,

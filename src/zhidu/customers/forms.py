@@ -162,3 +162,10 @@ class HandoverForm(MarksInvalid, forms.Form):
 class AccessRequestForm(MarksInvalid, forms.Form):
     reason = forms.CharField(label=_("事由"), max_length=300, widget=forms.Textarea(attrs={"class": "form-control", "rows": 3}))
     days = forms.IntegerField(label=_("借阅天数"), min_value=1, max_value=365, initial=3, widget=forms.NumberInput(attrs={"class": "form-control"}))
+    code = forms.CharField(
+        label=_("客户编码"),
+        required=False,
+        max_length=40,
+        help_text=_("档案不在您的数据范围内时，须填写准确的客户编码"),
+        widget=forms.TextInput(attrs={"class": "form-control"}),
+    )

@@ -54,6 +54,7 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["department", "status", "-id"], name="customer_dept_status_idx"),
             models.Index(fields=["owner", "status", "-id"], name="customer_owner_status_idx"),
+            models.Index(fields=["owner", "-id"], name="customer_owner_idx"),
             models.Index(fields=["customer_type", "-id"], name="customer_type_idx"),
             models.Index(fields=["region", "-id"], name="customer_region_idx"),
             models.Index(fields=["status", "-id"], name="customer_status_idx"),
@@ -133,6 +134,8 @@ class Handover(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     reason = models.CharField(_("原因"), max_length=300)
     customer_count = models.PositiveIntegerField(default=0)
+    # Files left with from_user because their level is above a receiver's clearance.
+    kept_count = models.PositiveIntegerField(default=0)
 
 
 class OwnershipTransfer(models.Model):

@@ -86,7 +86,7 @@ class CustomerPatch(Schema):
 class StatusIn(Schema):
     status: ShortText
     reason: Text
-    version: Annotated[int, Field(ge=1, strict=True)] | None = None
+    version: Annotated[int, Field(ge=1, strict=True)]
 
 
 class ReviewIn(Schema):
@@ -109,8 +109,11 @@ class HandoverIn(Schema):
 
 
 class AccessRequestIn(Schema):
+    """`code`: the exact customer code, required for a file outside one's data scope."""
+
     reason: Text
     days: Annotated[int, Field(ge=1, le=366, strict=True)]
+    code: ShortText | None = None
 
 
 class Ref(Schema):
@@ -198,6 +201,7 @@ class HandoverOut(Schema):
     id: int
     from_user: int
     customer_count: int
+    kept_count: int
     reason: str
     at: dt.datetime
 

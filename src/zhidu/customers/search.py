@@ -5,6 +5,8 @@ import re
 
 from django.db.models import Q
 
+from zhidu.kernel.access import user_unmasked_fields
+
 from .models import Contact
 
 MAX_QUERY = 100
@@ -13,12 +15,16 @@ _PINYIN = re.compile(r"^[a-z0-9]+$")
 _DIGITS = re.compile(r"^\d+$")
 
 
-def search_q(q: str | None) -> Q | None:
+def search_q(q: str | None, user=None) -> Q | None:
     """The condition for `q` (None when `q` is empty):
     code equal or starting with `q` (as typed and upper case), name containing `q`, full pinyin or
     initials starting with `q` (lower case, spaces ignored; letters and digits only), and — when `q` is
     at least 4 digits (spaces and dashes ignored) — a contact whose phone ends with them
-    (Contact.phone_reversed prefix). All but the name substring are indexed prefix lookups."""
+    (Contact.phone_reversed prefix). All but the name substring are indexed prefix lookups.
+
+    For a `user` whose role does not unmask phones, only exactly the last 4 digits (what the masked
+    number shows) or the exact full number match: longer suffixes would reveal the hidden digits one
+    search at a time."""
     q = (q or "").strip()[:MAX_QUERY]
     if not q:
         return None
@@ -30,5 +36,9 @@ def search_q(q: str | None) -> Q | None:
         condition |= Q(name_pinyin__startswith=lowered) | Q(name_initials__startswith=lowered)
     digits = re.sub(r"[\s-]", "", q)
     if _DIGITS.match(digits) and MIN_PHONE_DIGITS <= len(digits) <= 20:
-        condition |= Q(pk__in=Contact.objects.filter(phone_reversed__startswith=digits[::-1]).values("customer_id"))
+        if "phone" in user_unmasked_fields(user) or len(digits) == MIN_PHONE_DIGITS:
+            phones = Contact.objects.filter(phone_reversed__startswith=digits[::-1])
+        else:
+            phones = Contact.objects.filter(phone_reversed=digits[::-1])
+        condition |= Q(pk__in=phones.values("customer_id"))
     return condition

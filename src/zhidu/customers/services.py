@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from zhidu.kernel import audit, policy
-from zhidu.kernel.access import DataScope, SecretLevel, scope_q, user_clearance, user_scope
+from zhidu.kernel.access import MASKERS, DataScope, SecretLevel, clearance_q, scope_q, user_clearance, user_scope
 from zhidu.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from zhidu.org import permissions as perms
 
@@ -69,7 +69,8 @@ def customer_create(user, data: dict, contacts=(), confirm_duplicates: bool = Fa
     (otherwise generated from `customers.code_pattern`). `contacts`: dicts with name, title, phone, email,
     is_primary. Same 统一社会信用代码 / 身份证号 as an existing file: Conflict, always. Same phone or a
     near-identical name: Conflict unless `confirm_duplicates`. Details carry {"duplicates": [{id, code,
-    name, reason}]} so the caller can offer to open the existing file.
+    name, reason}]} so the caller can offer to open the existing file; a file the user may not read is
+    listed only as {"hidden": true, reason} (id, code and name null).
     """
     _require(user, perms.CUSTOMERS_CREATE)
     types = validation.customer_types()
@@ -93,7 +94,7 @@ def customer_create(user, data: dict, contacts=(), confirm_duplicates: bool = Fa
         raise Invalid(_("客户资料有误，请按提示修改"), details={"fields": errors})
 
     with transaction.atomic():
-        _check_duplicates(cleaned, [c["phone"] for c in contact_rows if c["phone"]], confirm_duplicates)
+        _check_duplicates(user, cleaned, [c["phone"] for c in contact_rows if c["phone"]], confirm_duplicates)
         type_cfg = types[cleaned["customer_type"]]
         if code:
             if Customer.objects.filter(code=code).exists():
@@ -114,13 +115,13 @@ def customer_create(user, data: dict, contacts=(), confirm_duplicates: bool = Fa
                 customer.save()
         except IntegrityError:
             # A concurrent create with the same identifier won the race.
-            _check_duplicates(cleaned, [], True)
+            _check_duplicates(user, cleaned, [], True)
             raise
         if contact_rows:
             _ensure_single_primary(contact_rows)
             Contact.objects.bulk_create(Contact(customer=customer, **row, phone_reversed=validation.phone_reversed(row["phone"])) for row in contact_rows)
         _timeline(customer, user, TimelineEvent.Kind.CREATED, _("建档：%(name)s") % {"name": customer.name}, {"code": customer.code})
-        audit.record(user, "customer.create", target=customer, details={"code": customer.code, "name": customer.name, "contacts": len(contact_rows)})
+        audit.record(user, "customer.create", target=customer, details={"code": customer.code, **_public_name(customer), "contacts": len(contact_rows)})
     return customer
 
 
@@ -152,7 +153,7 @@ def customer_update(user, customer_id: int, data: dict, expected_version: int, c
             return customer
         # Only what changed is checked against the other files.
         check = {k: (cleaned[k] if k in changes else "") for k in ("credit_code", "id_number", "name")}
-        _check_duplicates(check, [], confirm_duplicates, exclude_id=customer.pk)
+        _check_duplicates(user, check, [], confirm_duplicates, exclude_id=customer.pk)
         for field, (_old, new) in changes.items():
             setattr(customer, field, new)
         if "name" in changes:
@@ -164,8 +165,14 @@ def customer_update(user, customer_id: int, data: dict, expected_version: int, c
         if updated != 1:
             raise Conflict(_("该客户档案已被他人修改，请刷新后重试"), code="stale_version")
         customer.refresh_from_db()
-        _timeline(customer, user, TimelineEvent.Kind.UPDATED, _("修改：%(fields)s") % {"fields": ", ".join(changes)}, _jsonable(changes))
-        audit.record(user, "customer.update", target=customer, details={"changes": _jsonable(changes)})
+        shown = _masked_changes(changes)
+        _timeline(customer, user, TimelineEvent.Kind.UPDATED, _("修改：%(fields)s") % {"fields": ", ".join(changes)}, shown)
+        details = {"fields": sorted(changes)}
+        if max(changes.get("secret_level", [customer.secret_level])) == SecretLevel.PUBLIC:
+            details["changes"] = shown  # a classified file's names and texts stay out of the audit trail
+        elif "secret_level" in changes:
+            details["secret_level"] = changes["secret_level"]
+        audit.record(user, "customer.update", target=customer, details=details)
     return customer
 
 
@@ -285,7 +292,7 @@ def contact_add(user, customer_id: int, data: dict) -> Contact:
         contact = Contact.objects.create(customer=customer, **row, phone_reversed=validation.phone_reversed(row["phone"]))
         _touch(customer)
         _timeline(customer, user, TimelineEvent.Kind.CONTACT, _("新增联系人：%(name)s") % {"name": contact.name}, {"contact_id": contact.pk})
-        audit.record(user, "customer.contact_add", target=customer, details={"contact_id": contact.pk, "name": contact.name})
+        audit.record(user, "customer.contact_add", target=customer, details={"contact_id": contact.pk, **_public_name(customer, contact.name)})
     return contact
 
 
@@ -326,7 +333,7 @@ def contact_remove(user, contact_id: int) -> None:
         contact.delete()
         _touch(customer)
         _timeline(customer, user, TimelineEvent.Kind.CONTACT, _("删除联系人：%(name)s") % {"name": name}, {"contact_id": contact_id})
-        audit.record(user, "customer.contact_remove", target=customer, details={"contact_id": contact_id, "name": name})
+        audit.record(user, "customer.contact_remove", target=customer, details={"contact_id": contact_id, **_public_name(customer, name)})
 
 
 def document_add(user, customer_id: int, title: str, file, secret_level: int = SecretLevel.PUBLIC) -> CustomerDocument:
@@ -361,7 +368,10 @@ def document_add(user, customer_id: int, title: str, file, secret_level: int = S
         else:
             summary = _("上传文件（%(level)s）") % {"level": SecretLevel(secret_level).label}
         _timeline(customer, user, TimelineEvent.Kind.DOCUMENT, summary, {"document_id": document.pk, "secret_level": secret_level})
-        audit.record(user, "customer.document_add", target=customer, details={"document_id": document.pk, "title": title, "secret_level": secret_level})
+        details = {"document_id": document.pk, "secret_level": secret_level}
+        if secret_level == SecretLevel.PUBLIC and customer.secret_level == SecretLevel.PUBLIC:
+            details["title"] = title
+        audit.record(user, "customer.document_add", target=customer, details=details)
     return document
 
 
@@ -398,7 +408,9 @@ def customer_transfer(user, customer_id: int, to_owner, reason: str) -> Customer
 def customers_handover(user, from_user, to_users, reason: str) -> Handover:
     """Hands every customer of `from_user` (typically a leaving staff member) inside the user's scope to
     `to_users` (one user or several; with several, customers are spread evenly by id) in one set-based
-    UPDATE, with one OwnershipTransfer and timeline row per customer and one Handover record."""
+    UPDATE, with one OwnershipTransfer and timeline row per customer and one Handover record.
+    Only files at or below the user's clearance are handed over, and only those at or below every
+    receiver's clearance: the others stay with `from_user`, counted in Handover.kept_count."""
     _require(user, perms.CUSTOMERS_TRANSFER)
     reason = _reason(reason)
     if not isinstance(to_users, (list, tuple)):
@@ -412,9 +424,12 @@ def customers_handover(user, from_user, to_users, reason: str) -> Handover:
             raise Invalid(_("接收人重复"), details={"fields": {"to_users": [_("接收人重复")]}})
         if any(r.pk == from_user.pk for r in receivers):
             raise Invalid(_("接收人不能是移交人本人"), details={"fields": {"to_users": [_("接收人不能是移交人本人")]}})
-        scoped = Customer.objects.filter(scope_q(user), owner=from_user)
+        mine = Customer.objects.filter(scope_q(user), clearance_q(user), owner=from_user)
+        ceiling = min(user_clearance(r) for r in receivers)
+        kept = mine.filter(secret_level__gt=ceiling).count()
+        scoped = mine.filter(secret_level__lte=ceiling)
         rows = list(scoped.select_for_update().order_by("id").values_list("id", "department_id"))
-        handover = Handover.objects.create(from_user=from_user, by=user, reason=reason, customer_count=len(rows))
+        handover = Handover.objects.create(from_user=from_user, by=user, reason=reason, customer_count=len(rows), kept_count=kept)
         if rows:
             count = len(receivers)
             if count == 1:
@@ -463,7 +478,7 @@ def customers_handover(user, from_user, to_users, reason: str) -> Handover:
             user,
             "customer.handover",
             target=handover,
-            details={"from_user": from_user.pk, "to_users": [r.pk for r in receivers], "count": len(rows), "reason": reason},
+            details={"from_user": from_user.pk, "to_users": [r.pk for r in receivers], "count": len(rows), "kept": kept, "reason": reason},
         )
     return handover
 
@@ -471,9 +486,13 @@ def customers_handover(user, from_user, to_users, reason: str) -> Handover:
 # ---------------------------------------------------------------- access requests (查阅/借阅)
 
 
-def access_request_create(user, customer_id: int, reason: str, days: int) -> AccessRequest:
+def access_request_create(user, customer_id: int, reason: str, days: int, code: str | None = None) -> AccessRequest:
     """Requests to read a file above one's clearance or outside one's scope. The request walks the
-    chain `customers.access_request.chain`; approval grants reading for `days` (≤ max_days)."""
+    chain `customers.access_request.chain`; approval grants reading for `days` (≤ max_days).
+
+    A file outside the requester's data scope can only be asked for with its exact `code` (one cannot
+    list it); without it the answer is the same NotFound as for a missing id, so ids cannot be probed.
+    A second pending request by the same user for the same file is refused."""
     from zhidu.kernel import approvals
 
     reason = _reason(reason)
@@ -486,8 +505,14 @@ def access_request_create(user, customer_id: int, reason: str, days: int) -> Acc
     if not user.has_perm_code(perms.CUSTOMERS_VIEW):
         raise Forbidden(_("您没有查看客户档案的权限"))
     with transaction.atomic():
-        customer = Customer.objects.filter(pk=customer_id).first()
-        if customer is None:
+        try:
+            customer_id = int(customer_id)
+        except (TypeError, ValueError):
+            raise NotFound(_("客户不存在")) from None
+        # Locked so that two identical requests at once cannot both pass the pending check below.
+        customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+        code = validation._text(code)
+        if customer is None or not ((code and code == customer.code) or Customer.objects.filter(scope_q(user), pk=customer.pk).exists()):
             raise NotFound(_("客户不存在"))
         if Customer.objects.filter(scope_q(user), secret_level__lte=user_clearance(user), pk=customer.pk).exists():
             raise Invalid(_("您已可以查看该客户档案，无需申请"), code="not_needed")
@@ -652,20 +677,35 @@ def find_duplicates(cleaned: dict, phones=(), *, exclude_id: int | None = None, 
     return {"hard": hard, "soft": soft}
 
 
-def _check_duplicates(cleaned: dict, phones, confirmed: bool, exclude_id: int | None = None) -> None:
+def _check_duplicates(user, cleaned: dict, phones, confirmed: bool, exclude_id: int | None = None) -> None:
     found = find_duplicates(cleaned, phones, exclude_id=exclude_id)
     if found["hard"]:
+        duplicates, hidden = _only_visible(user, found["hard"])
         raise Conflict(
-            _("已存在相同证件号码的客户档案"),
+            _("已有您无权查看的客户档案使用了相同的证件号码") if hidden else _("已存在相同证件号码的客户档案"),
             code="duplicate_identifier",
-            details={"duplicates": found["hard"], "can_confirm": False},
+            details={"duplicates": duplicates, "can_confirm": False},
         )
     if found["soft"] and not confirmed:
+        duplicates, hidden = _only_visible(user, found["soft"])
         raise Conflict(
-            _("可能与已有客户重复（电话相同或名称相近），请确认后再保存"),
+            _("已有您无权查看的客户档案使用了相同的电话或相近的名称，请确认后再保存")
+            if hidden
+            else _("可能与已有客户重复（电话相同或名称相近），请确认后再保存"),
             code="possible_duplicate",
-            details={"duplicates": found["soft"], "can_confirm": True},
+            details={"duplicates": duplicates, "can_confirm": True},
         )
+
+
+def _only_visible(user, duplicates: list[dict]) -> tuple[list[dict], bool]:
+    """The duplicates with id, code and name only for files the user may read; the others reduced to
+    {"hidden": true, "reason"} so a refusal does not reveal files (or whose phone it is) beyond the
+    user's scope and clearance. Also returns whether any was hidden."""
+    from .selectors import customers_visible
+
+    visible = set(customers_visible(user).filter(pk__in=[d["id"] for d in duplicates]).values_list("pk", flat=True))
+    shown = [d if d["id"] in visible else {"id": None, "code": None, "name": None, "reason": d["reason"], "hidden": True} for d in duplicates]
+    return shown, len(visible) < len(duplicates)
 
 
 # ---------------------------------------------------------------- helpers
@@ -823,6 +863,20 @@ def _reason(reason) -> str:
     if len(reason) > REASON_MAX:
         raise Invalid(_("原因不能超过 %(limit)d 个字符") % {"limit": REASON_MAX}, details={"fields": {"reason": [_("原因不能超过 %(limit)d 个字符") % {"limit": REASON_MAX}]}})
     return reason
+
+
+def _masked_changes(changes: dict) -> dict:
+    """`changes` ({field: [old, new]}) as JSON, with maskable fields (身份证号 …) masked: the timeline is
+    read by viewers who see them masked, the audit trail by auditors."""
+    return _jsonable({f: ([MASKERS[f](v or "") for v in pair] if f in MASKERS else pair) for f, pair in changes.items()})
+
+
+def _public_name(customer, name=None) -> dict:
+    """{"name": …} for an audit entry about a 公开 file; nothing for a classified one (its id and code
+    identify it without showing its name to auditors cleared only for 公开)."""
+    if customer.secret_level != SecretLevel.PUBLIC:
+        return {}
+    return {"name": customer.name if name is None else name}
 
 
 def _jsonable(changes: dict) -> dict:

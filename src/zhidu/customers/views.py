@@ -223,7 +223,13 @@ def _duplicates_or_error(form, exc: Conflict, context: dict) -> None:
         return
     reasons = {"credit_code": _("统一社会信用代码相同"), "id_number": _("身份证号相同"), "phone": _("联系电话相同"), "name": _("名称相近")}
     context["duplicates"] = [
-        {**dup, "url": reverse("customers:detail", args=[dup["id"]]), "reason": reasons.get(dup.get("reason"), dup.get("reason", ""))} for dup in duplicates
+        {
+            **dup,
+            "name": _("一份您无权查看的已有档案") if dup.get("hidden") else dup["name"],
+            "url": None if dup.get("hidden") else reverse("customers:detail", args=[dup["id"]]),
+            "reason": reasons.get(dup.get("reason"), dup.get("reason", "")),
+        }
+        for dup in duplicates
     ]
     context["hard_duplicate"] = not exc.details.get("can_confirm", False)
     context["duplicate_message"] = str(exc.message)
@@ -411,6 +417,12 @@ def customers_handover(request):
                 _("已将 %(from)s 名下的 %(count)d 个客户移交给 %(to)s")
                 % {"from": form.cleaned_data["from_user"], "count": handover.customer_count, "to": form.cleaned_data["to_owner"]},
             )
+            if handover.kept_count:
+                messages.warning(
+                    request,
+                    _("另有 %(count)d 个客户的密级高于接收人的密级许可，未移交，仍在 %(from)s 名下")
+                    % {"count": handover.kept_count, "from": form.cleaned_data["from_user"]},
+                )
             return redirect(reverse("customers:list") + f"?owner={form.cleaned_data['to_owner'].pk}")
     return render(request, "customers/handover.html", {"form": form})
 
@@ -426,7 +438,7 @@ def access_request(request, pk: int):
     form = AccessRequestForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.access_request_create(user, pk, form.cleaned_data["reason"], form.cleaned_data["days"])
+            services.access_request_create(user, pk, form.cleaned_data["reason"], form.cleaned_data["days"], code=form.cleaned_data["code"])
         except Invalid as exc:
             if exc.code == "not_needed":
                 messages.info(request, str(exc.message))
@@ -434,7 +446,9 @@ def access_request(request, pk: int):
             _apply_errors(form, exc)
         except Conflict as exc:
             form.add_error(None, str(exc.message))
-        except (NotFound, Forbidden) as exc:
+        except NotFound:
+            form.add_error("code", _("客户不存在。档案不在您的数据范围内时，请填写准确的客户编码。"))
+        except Forbidden as exc:
             _not_found_or_forbidden(exc)
         else:
             messages.success(request, _("查阅申请已提交，审批通过后即可查阅。"))

@@ -1,14 +1,19 @@
 """The audit log: an append-only, hash-chained record of writes, confidential reads and exports.
 
+The chain is HMAC-SHA256 keyed by settings.ZHIDU_AUDIT_KEY, which lives outside the database: someone
+with SQL access alone can neither rewrite a row and recompute the later hashes nor cut the tail.
+
 `record` and `record_many` append inside the caller's transaction. Appends are serialised by locking
 the single AuditHead row (SELECT … FOR UPDATE on PostgreSQL; SQLite's IMMEDIATE transactions already
 serialise writers), so the chain stays linear with concurrent writers.
 """
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -16,6 +21,7 @@ from django.utils import timezone
 from zhidu.kernel.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
+HEAD_LOST = "head-lost"
 VERIFY_CHUNK = 2000
 BULK_BATCH = 1000
 
@@ -88,18 +94,21 @@ def content_of(entry: AuditEntry) -> str:
 
 
 def compute_hash(prev_hash: str, entry: AuditEntry) -> str:
-    return hashlib.sha256((prev_hash + content_of(entry)).encode("utf-8")).hexdigest()
+    message = (prev_hash + content_of(entry)).encode("utf-8")
+    return hmac.new(settings.ZHIDU_AUDIT_KEY.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
 def _lock_head() -> AuditHead:
     head = AuditHead.objects.select_for_update().filter(pk=1).first()
     if head is not None:
         return head
-    # First append ever (or the head row went missing): start from the last entry there is.
-    last = AuditEntry.objects.order_by("-seq").values("seq", "hash").first()
+    # First append ever, or the head row went missing. A missing head with entries present means the tail
+    # may have been cut: the next entry then links to HEAD_LOST, so verify() keeps failing at that point
+    # instead of the re-created head quietly vouching for the shortened chain.
+    last = AuditEntry.objects.order_by("-seq").values("seq").first()
     try:
         with transaction.atomic():
-            AuditHead.objects.create(pk=1, seq=last["seq"] if last else 0, hash=last["hash"] if last else GENESIS_HASH)
+            AuditHead.objects.create(pk=1, seq=last["seq"] if last else 0, hash=HEAD_LOST if last else GENESIS_HASH)
     except IntegrityError:
         pass  # another writer created it first; lock theirs
     return AuditHead.objects.select_for_update().get(pk=1)
@@ -175,7 +184,8 @@ def record_many(actor, action: str, rows, request=None) -> int:
 
 def verify() -> VerifyResult:
     """Walks the whole chain in order and returns the first entry that was altered, unlinked, or that
-    follows a gap in the sequence (a removed row). A removed last row shows against AuditHead."""
+    follows a gap in the sequence (a removed row). A removed last row shows against AuditHead, and a
+    missing AuditHead while entries exist is itself a failure."""
     expected_seq = 1
     prev_hash = GENESIS_HASH
     checked = 0
@@ -190,6 +200,8 @@ def verify() -> VerifyResult:
         prev_hash = entry.hash
         expected_seq += 1
     head = AuditHead.objects.filter(pk=1).first()
+    if head is None and checked:
+        return VerifyResult(False, None, "日志头记录缺失（末尾条目可能已被删除）", checked, expected_seq)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
         return VerifyResult(
             False, None, f"日志末尾缺少条目：记录到第 {head.seq} 条，实际只到第 {expected_seq - 1} 条", checked, expected_seq

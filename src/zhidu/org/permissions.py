@@ -32,3 +32,6 @@ ALL = {
 
 # S05 三员分立: these three never combine with each other's duties in one role.
 SEPARATED_ADMIN_DUTIES = (USERS_MANAGE, ROLES_MANAGE, AUDIT_VIEW)
+
+# What a separated admin role may never hold: every customers.* permission that changes or moves data.
+CUSTOMER_WRITES = (CUSTOMERS_CREATE, CUSTOMERS_EDIT, CUSTOMERS_EXPORT, CUSTOMERS_IMPORT, CUSTOMERS_TRANSFER)

@@ -254,8 +254,12 @@ def _user_validate(user: User, *, password: str | None = None) -> None:
 
 
 def _check_clearance_cap(role: Role | None, clearance: int) -> None:
-    if role is not None and clearance > role.max_clearance:
-        message = _("角色“%(role)s”最高只能授予“%(cap)s”密级许可。") % {"role": role.label, "cap": SecretLevel(role.max_clearance).label}
+    if role is None:
+        return
+    # S05: a separated admin stays at 公开 even if an older row still carries a higher cap.
+    cap = SecretLevel.PUBLIC if role.is_separated_admin else role.max_clearance
+    if clearance > cap:
+        message = _("角色“%(role)s”最高只能授予“%(cap)s”密级许可。") % {"role": role.label, "cap": SecretLevel(cap).label}
         raise ValidationError({"clearance": [message]})
 
 

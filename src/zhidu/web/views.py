@@ -1,6 +1,7 @@
 """The dashboard. Thin: the numbers come from the apps' selectors."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
@@ -9,18 +10,20 @@ from zhidu.customers.forms import type_label
 from zhidu.customers.models import CustomerStatus
 from zhidu.customers.validation import customer_types
 from zhidu.kernel import approvals, notify
+from zhidu.kernel.access import DataScope, user_clearance, user_scope
 from zhidu.org import permissions as perms
 
 from .context import url_or_none
 
 APPROVALS_SHOWN = 99
+COUNTS_SECONDS = 60
 
 
 @login_required
 def dashboard(request):
     user = request.user
     can_view = user.has_perm_code(perms.CUSTOMERS_VIEW)
-    counts = _counts(customer_selectors.customer_counts(user)) if can_view else None
+    counts = _counts(_cached_counts(user)) if can_view else None
     pending = approvals.pending_for(user, limit=APPROVALS_SHOWN + 1).count()
     context = {
         "counts": counts,
@@ -31,6 +34,20 @@ def dashboard(request):
         "inbox_url": url_or_none("kernel:inbox"),
     }
     return render(request, "web/dashboard.html", context)
+
+
+def _cached_counts(user) -> dict:
+    """The selector's counts, shared for a minute by everyone who sees the same rows. Scope "all" rows
+    depend only on clearance; otherwise scope_q also admits the user's own files, and an access grant
+    adds single files, so those keys carry the user id."""
+    scope = user_scope(user)
+    per_user = scope != DataScope.ALL or customer_selectors.active_grants(user).exists()
+    key = f"dashboard-counts:{scope}:{user.department_id or ''}:{user_clearance(user)}:{user.pk if per_user else ''}"
+    raw = cache.get(key)
+    if raw is None:
+        raw = customer_selectors.customer_counts(user)
+        cache.set(key, raw, COUNTS_SECONDS)
+    return raw
 
 
 def _counts(raw: dict) -> dict:

@@ -158,7 +158,7 @@ def test_unknown_and_out_of_scope_ids_are_404(org, make_customer):
     assert_error(api.get(f"/{customer.pk}"), 404, "not_found")
     assert_error(api.get("/987654"), 404, "not_found")
     assert_error(api.patch(f"/{customer.pk}", {"version": 1, "region": "x"}), 404)
-    assert_error(api.post(f"/{customer.pk}/status", {"status": "admitted", "reason": "x"}), 404)
+    assert_error(api.post(f"/{customer.pk}/status", {"status": "admitted", "reason": "x", "version": 1}), 404)
     assert_error(api.post(f"/{customer.pk}/contacts", {"name": "x"}), 404)
 
 
@@ -178,9 +178,9 @@ def test_patch_bad_input(org, make_customer):
 def test_status_transfer_handover_and_contacts(org, make_customer):
     customer = make_customer(user=org.sales_a)
     api = Api(org.manager_a)
-    assert api.post(f"/{customer.pk}/status", {"status": "admitted", "reason": "准入"}).json()["status"] == "admitted"
-    assert_error(api.post(f"/{customer.pk}/status", {"status": "suspended", "reason": "x"}), 409, "bad_transition")
-    assert_error(api.post(f"/{customer.pk}/status", {"status": "active"}), 422)  # reason missing
+    assert api.post(f"/{customer.pk}/status", {"status": "admitted", "reason": "准入", "version": 1}).json()["status"] == "admitted"
+    assert_error(api.post(f"/{customer.pk}/status", {"status": "suspended", "reason": "x", "version": 2}), 409, "bad_transition")
+    assert_error(api.post(f"/{customer.pk}/status", {"status": "active", "version": 2}), 422)  # reason missing
     moved = api.post(f"/{customer.pk}/transfer", {"to_owner": org.sales_a2.pk, "reason": "调岗"})
     assert moved.status_code == 200 and moved.json()["owner"]["id"] == org.sales_a2.pk
     assert_error(api.post(f"/{customer.pk}/transfer", {"to_owner": org.sales_b.pk, "reason": "x"}), 403)
@@ -203,7 +203,7 @@ def test_access_request_api(org, make_customer):
     assert_error(api.get(f"/{customer.pk}"), 404)
     assert_error(api.post(f"/{customer.pk}/access-requests", {"reason": "核对", "days": 30}), 422)
     assert_error(api.post(f"/{customer.pk}/access-requests", {"reason": "核对", "days": "many"}), 422)
-    response = api.post(f"/{customer.pk}/access-requests", {"reason": "核对", "days": 2})
+    response = api.post(f"/{customer.pk}/access-requests", {"reason": "核对", "days": 2, "code": customer.code})
     assert response.status_code == 201 and response.json()["state"] == "pending"
     assert_error(api.post("/987654/access-requests", {"reason": "核对", "days": 2}), 404)
 

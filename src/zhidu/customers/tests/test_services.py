@@ -72,6 +72,10 @@ def test_same_credit_code_is_refused_even_when_confirmed(org):
     with pytest.raises(Conflict) as exc:
         services.customer_create(org.sales_b, enterprise("完全不同的名字", CREDIT_CODES[0]), confirm_duplicates=True)
     assert exc.value.code == "duplicate_identifier"
+    # sales_b may not read sales_a's file: refused without naming it.
+    assert exc.value.details["duplicates"] == [{"id": None, "code": None, "name": None, "reason": "credit_code", "hidden": True}]
+    with pytest.raises(Conflict) as exc:
+        services.customer_create(org.sales_a, enterprise("完全不同的名字", CREDIT_CODES[0]), confirm_duplicates=True)
     assert exc.value.details["duplicates"] == [{"id": existing.pk, "code": existing.code, "name": "甲公司", "reason": "credit_code"}]
     assert Customer.objects.count() == 1
 
@@ -253,11 +257,11 @@ def test_access_request_approved_grant_expires(org, make_customer):
     with pytest.raises(NotFound):
         selectors.customer_get(org.sales_a, customer.pk)
     with pytest.raises(Invalid):
-        services.access_request_create(org.sales_a, customer.pk, "核对账目", 30)  # above max_days (7)
-    request = services.access_request_create(org.sales_a, customer.pk, "核对账目", 3)
+        services.access_request_create(org.sales_a, customer.pk, "核对账目", 30, code=customer.code)  # above max_days (7)
+    request = services.access_request_create(org.sales_a, customer.pk, "核对账目", 3, code=customer.code)
     assert request.approval.chain == [{"role": "dept_manager", "label": "部门经理"}]
     with pytest.raises(Conflict):
-        services.access_request_create(org.sales_a, customer.pk, "再次申请", 3)
+        services.access_request_create(org.sales_a, customer.pk, "再次申请", 3, code=customer.code)
     approvals.decide(request.approval_id, org.manager_a, True)
     request.refresh_from_db()
     assert request.state == "approved"
@@ -276,7 +280,7 @@ def test_access_request_approved_grant_expires(org, make_customer):
 
 def test_access_request_rejected(org, make_customer):
     customer = make_customer(user=org.gm, secret_level=SecretLevel.CONFIDENTIAL)
-    request = services.access_request_create(org.supervisor_a, customer.pk, "了解情况", 1)
+    request = services.access_request_create(org.supervisor_a, customer.pk, "了解情况", 1, code=customer.code)
     approvals.decide(request.approval_id, org.manager_a, False, "不需要")
     request.refresh_from_db()
     assert request.state == "rejected" and request.granted_until is None
@@ -287,7 +291,7 @@ def test_access_request_rejected(org, make_customer):
 def test_access_request_not_needed_for_visible_file(org, make_customer):
     customer = make_customer(user=org.sales_a)
     with pytest.raises(Invalid):
-        services.access_request_create(org.sales_a, customer.pk, "x", 1)
+        services.access_request_create(org.sales_a, customer.pk, "x", 1, code=customer.code)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -332,8 +336,8 @@ def test_pack_types_required_contacts_and_access_days(org, pack):
     with pytest.raises(Invalid):
         services.customer_create(org.sales_a, {"customer_type": "household", "name": "张三家", "address": "x"})  # not a type of this pack
     with pytest.raises(Invalid):
-        services.access_request_create(org.sales_b, customer.pk, "核对", 5)  # the pack allows 3 days
-    assert services.access_request_create(org.sales_b, customer.pk, "核对", 3).days == 3
+        services.access_request_create(org.sales_b, customer.pk, "核对", 5, code=customer.code)  # the pack allows 3 days
+    assert services.access_request_create(org.sales_b, customer.pk, "核对", 3, code=customer.code).days == 3
 
 
 def test_pack_review_cycle(org, pack):

@@ -344,11 +344,13 @@ def test_access_request_for_a_file_outside_scope(client, org, make_customer):
     assert client.get(url).status_code == 200
     response = client.post(url, {"reason": "", "days": 3})
     assert "reason" in response.context["form"].errors
-    response = client.post(url, {"reason": "核对合同", "days": 3})
+    response = client.post(url, {"reason": "核对合同", "days": 3})  # outside one's scope: the exact code is needed
+    assert "code" in response.context["form"].errors and not AccessRequest.objects.exists()
+    response = client.post(url, {"reason": "核对合同", "days": 3, "code": customer.code})
     assert response.status_code == 302
     request = AccessRequest.objects.get()
     assert request.requested_by == org.sales_a and request.state == AccessRequest.State.PENDING
-    response = client.post(url, {"reason": "再次申请", "days": 3})
+    response = client.post(url, {"reason": "再次申请", "days": 3, "code": customer.code})
     assert response.status_code == 200 and response.context["form"].non_field_errors()
 
 
@@ -364,7 +366,7 @@ def test_approved_request_opens_the_file_read_only(client, org, make_customer):
     from zhidu.kernel import approvals
 
     customer = make_customer(user=org.sales_b, name="借阅客户", contacts=[{"name": "赵六", "phone": "13500005678"}])
-    request = services.access_request_create(org.sales_a, customer.pk, "核对合同", 2)
+    request = services.access_request_create(org.sales_a, customer.pk, "核对合同", 2, code=customer.code)
     approvals.decide(request.approval_id, org.manager_a, True)
     client.force_login(org.sales_a)
     response = client.get(reverse("customers:detail", args=[customer.pk]))

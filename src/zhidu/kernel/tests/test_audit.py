@@ -111,6 +111,52 @@ def test_verify_catches_the_last_row_deleted():
     assert result.bad_seq == 3
 
 
+def test_verify_fails_when_the_last_row_and_the_head_are_deleted():
+    for i in range(3):
+        audit.record(None, "customer.edited", ("customers.customer", i))
+    last = AuditEntry.objects.get(seq=3)
+    _raw("DELETE FROM kernel_auditentry WHERE id = %s", [last.pk])
+    _raw("DELETE FROM kernel_audithead", [])
+    result = audit.verify()
+    assert not result.ok
+    assert result.bad_seq == 3
+    # The next append re-creates the head, but it does not vouch for the shortened chain.
+    audit.record(None, "customer.edited")
+    result = audit.verify()
+    assert not result.ok
+    assert result.first_bad_entry_id == AuditEntry.objects.get(seq=3).pk
+
+
+def test_verify_fails_for_a_row_rewritten_with_recomputed_plain_sha256():
+    import hashlib
+
+    for i in range(4):
+        audit.record(None, "customer.edited", ("customers.customer", i), {"i": i})
+    # Someone with SQL access only: rewrite entry 2 and re-chain it and every later entry with SHA-256.
+    prev_hash = AuditEntry.objects.get(seq=1).hash
+    for entry in AuditEntry.objects.filter(seq__gte=2).order_by("seq"):
+        if entry.seq == 2:
+            entry.actor_username = "mallory"
+        entry.prev_hash = prev_hash
+        entry.hash = hashlib.sha256((prev_hash + audit.content_of(entry)).encode("utf-8")).hexdigest()
+        _raw(
+            "UPDATE kernel_auditentry SET actor_username = %s, prev_hash = %s, hash = %s WHERE id = %s",
+            [entry.actor_username, entry.prev_hash, entry.hash, entry.pk],
+        )
+        prev_hash = entry.hash
+    _raw("UPDATE kernel_audithead SET hash = %s", [prev_hash])
+    result = audit.verify()
+    assert not result.ok
+    assert result.first_bad_entry_id == AuditEntry.objects.get(seq=2).pk
+
+
+def test_chain_depends_on_the_audit_key(settings):
+    audit.record(None, "customer.edited")
+    assert audit.verify().ok
+    settings.ZHIDU_AUDIT_KEY = "another-key"
+    assert not audit.verify().ok
+
+
 def test_verify_command_prints_ok_with_count(capsys):
     audit.record(None, "a")
     audit.record(None, "b")

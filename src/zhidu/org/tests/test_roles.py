@@ -141,3 +141,44 @@ def test_security_admin_cannot_edit_own_role(staff):
 
     with pytest.raises(Forbidden):
         services.role_update(staff["secadmin"], Role.objects.get(code="secadmin"), permissions=[perms.ROLES_MANAGE, perms.CUSTOMERS_VIEW])
+
+
+def test_auditor_role_reads_the_audit_log_only(staff):
+    auditor = Role.objects.get(code="auditor")
+    for extra in (perms.CUSTOMERS_VIEW, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT, perms.PACKS_MANAGE):
+        with pytest.raises(ValidationError) as info:
+            services.role_update(staff["secadmin"], auditor, permissions=[perms.AUDIT_VIEW, extra])
+        assert "permissions" in info.value.message_dict
+    with pytest.raises(ValidationError):
+        services.role_create(staff["secadmin"], code="auditor2", name="审计员二", permissions=[perms.AUDIT_VIEW, perms.CUSTOMERS_VIEW])
+    assert Role.objects.get(code="auditor").permissions == [perms.AUDIT_VIEW]
+
+
+@pytest.mark.parametrize("duty", [perms.USERS_MANAGE, perms.ROLES_MANAGE])
+@pytest.mark.parametrize("write", [perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT, perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER])
+def test_admin_role_cannot_change_or_move_customers(staff, duty, write):
+    with pytest.raises(ValidationError) as info:
+        services.role_create(staff["secadmin"], code="admin_w", name="管理", permissions=[duty, perms.CUSTOMERS_VIEW, write])
+    assert "permissions" in info.value.message_dict
+    # Viewing alone stays allowed: the 公开 cap is what keeps classified files from the system admin.
+    services.role_create(staff["secadmin"], code="admin_v", name="管理查看", permissions=[duty, perms.CUSTOMERS_VIEW])
+
+
+def test_admin_role_clearance_cap_cannot_be_raised(staff):
+    for code in ("sysadmin", "auditor"):
+        with pytest.raises(ValidationError) as info:
+            services.role_update(staff["secadmin"], Role.objects.get(code=code), max_clearance=SecretLevel.TOP_SECRET)
+        assert "max_clearance" in info.value.message_dict
+        assert Role.objects.get(code=code).max_clearance == SecretLevel.PUBLIC
+    with pytest.raises(ValidationError):
+        services.role_create(staff["secadmin"], code="ops", name="运维", permissions=[perms.USERS_MANAGE], max_clearance=SecretLevel.SECRET)
+
+
+def test_admin_user_clearance_stays_public_even_with_a_raised_cap_row(staff):
+    # A cap raised behind the services' back (older data, raw SQL) still does not let the admin read classified files.
+    Role.objects.filter(code="sysadmin").update(max_clearance=SecretLevel.TOP_SECRET)
+    with pytest.raises(ValidationError) as info:
+        services.user_set_clearance(staff["secadmin"], staff["sysadmin"], SecretLevel.TOP_SECRET)
+    assert "clearance" in info.value.message_dict
+    staff["sysadmin"].refresh_from_db()
+    assert staff["sysadmin"].clearance == SecretLevel.PUBLIC

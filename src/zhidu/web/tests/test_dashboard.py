@@ -54,7 +54,7 @@ def test_dashboard_shows_unread_and_pending_approvals(client, org, make_customer
 
     notify.send([org.manager_a], "测试通知")
     customer = make_customer(user=org.sales_b)
-    services.access_request_create(org.sales_a, customer.pk, "核对", 2)  # waits for a 部门经理
+    services.access_request_create(org.sales_a, customer.pk, "核对", 2, code=customer.code)  # waits for a 部门经理
     client.force_login(org.manager_a)
     response = client.get(reverse("web:dashboard"))
     # the test notice, and the approval step's own notice to the 部门经理
@@ -99,3 +99,28 @@ def test_accept_language_english(client, org):
     client.force_login(org.sales_a)
     html = client.get(reverse("web:dashboard"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Customers I can see" in html
+
+
+def test_dashboard_counts_are_cached_for_a_minute(client, org, make_customer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_customer(user=org.sales_a)
+    client.force_login(org.gm)
+    first = client.get(reverse("web:dashboard"))
+    assert first.context["counts"]["total"] == 1
+    assert "统计每分钟更新" in first.content.decode()
+    make_customer(user=org.sales_a)
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(reverse("web:dashboard"))
+    assert second.context["counts"]["total"] == 1
+    assert not [q["sql"] for q in queries if "customers_customer" in q["sql"] and "COUNT(" in q["sql"].upper()]
+
+
+def test_dashboard_counts_are_not_shared_between_own_scope_users(client, org, make_customer):
+    make_customer(user=org.sales_a)
+    client.force_login(org.sales_a)
+    assert client.get(reverse("web:dashboard")).context["counts"]["total"] == 1
+    # Same role, department and clearance, different owner: their own count, not the cached one.
+    client.force_login(org.sales_a2)
+    assert client.get(reverse("web:dashboard")).context["counts"]["total"] == 0
