@@ -12,27 +12,26 @@ PACKS_DIR = Path(os.environ.get("ZHIDU_PACKS_DIR", PROJECT_DIR / "packs"))
 DEFAULT_PACK = os.environ.get("ZHIDU_DEFAULT_PACK", "s01-prosthetics")
 
 DEBUG = os.environ.get("ZHIDU_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("ZHIDU_SECRET_KEY", "")
-if not SECRET_KEY:
-    # Embedded default: a key generated once and kept beside the SQLite file.
+
+
+def _key_from_env_or_file(variable: str, file_name: str) -> str:
+    """A key from the environment or, in the embedded default, generated once into VAR_DIR."""
+    key = os.environ.get(variable, "")
+    if key:
+        return key
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    key_file = VAR_DIR / "secret_key"
+    key_file = VAR_DIR / file_name
     if not key_file.exists():
         from django.utils.crypto import get_random_string
 
         key_file.write_text(get_random_string(64))
-    SECRET_KEY = key_file.read_text().strip()
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
 
+
+SECRET_KEY = _key_from_env_or_file("ZHIDU_SECRET_KEY", "secret_key")
 # Keys the audit log's HMAC chain. Kept outside the database, so SQL access alone cannot re-forge the chain.
-ZHIDU_AUDIT_KEY = os.environ.get("ZHIDU_AUDIT_KEY", "")
-if not ZHIDU_AUDIT_KEY:
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    audit_key_file = VAR_DIR / "audit_key"
-    if not audit_key_file.exists():
-        from django.utils.crypto import get_random_string
-
-        audit_key_file.write_text(get_random_string(64))
-    ZHIDU_AUDIT_KEY = audit_key_file.read_text().strip()
+ZHIDU_AUDIT_KEY = _key_from_env_or_file("ZHIDU_AUDIT_KEY", "audit_key")
 
 ALLOWED_HOSTS = [h for h in os.environ.get("ZHIDU_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("ZHIDU_CSRF_TRUSTED_ORIGINS", "").split(",") if o]

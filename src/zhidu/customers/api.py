@@ -2,11 +2,9 @@
 locking, status, contacts, documents, transfer, handover and access requests. Thin: services and
 selectors do the work; errors come out as {code, message, details}."""
 
-import functools
 from typing import Literal
 
-from django.conf import settings
-from django.http import FileResponse, JsonResponse
+from django.http import FileResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Path, Query, Router, Status
 from ninja.decorators import decorate_view
@@ -15,6 +13,7 @@ from ninja.files import UploadedFile
 from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.idempotency import idempotent
+from zhidu.kernel.uploads import declared_size_limited
 from zhidu.org import permissions as perms
 
 from . import selectors, services
@@ -232,27 +231,8 @@ def access_request_create(request, payload: AccessRequestIn, customer_id: Id = P
     return Status(201, _access_out(access, selectors.customers_visible(user).filter(pk=access.customer_id).exists()))
 
 
-def _document_size_limited(view):
-    """Refuses an upload by its declared length before the body is read (413); a body sent without a
-    length is measured after parsing by the service (422 on the `file` field)."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.ZHIDU_DOCUMENT_MAX_BYTES
-        if length > limit + 64 * 1024:  # room for the multipart envelope and the other fields
-            message = _("文件过大：上限 %(limit)s MB") % {"limit": round(limit / 1024 / 1024, 1)}
-            return JsonResponse({"code": "file_too_large", "message": message, "details": {"limit": limit}}, status=413)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 @router.post("/{customer_id}/documents", response={201: DocumentRow, **ERRORS}, summary="Upload a document (multipart: title, secret_level, file)")
-@decorate_view(_document_size_limited)
+@decorate_view(declared_size_limited("ZHIDU_DOCUMENT_MAX_BYTES"))
 def document_upload(
     request,
     file: File[UploadedFile],

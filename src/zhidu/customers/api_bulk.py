@@ -4,11 +4,8 @@ The import runs in the background like the UI's; poll GET /import/{id} until `st
 failed. An upload repeated by mistake is harmless: rows already imported come back as duplicates.
 """
 
-import functools
 from datetime import datetime
 
-from django.conf import settings
-from django.http import JsonResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Path, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
@@ -19,6 +16,7 @@ from zhidu.kernel import importing
 from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.exporting import file_download
 from zhidu.kernel.models import ImportJob
+from zhidu.kernel.uploads import declared_size_limited
 
 from . import exporting
 from .importing import PERMISSION as IMPORT_PERMISSION
@@ -113,26 +111,8 @@ def _own_job(request, job_id: int) -> ImportJob:
     return job
 
 
-def _size_limited(view):
-    """Refuses an upload by its declared length before the body is read (413), not after storing it."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = settings.ZHIDU_IMPORT_MAX_BYTES
-        if length > limit + 64 * 1024:  # room for the multipart envelope
-            body = {"code": "file_too_large", "message": _("文件过大：上限 %(limit)s 字节") % {"limit": limit}, "details": {"limit": limit}}
-            return JsonResponse(body, status=413)
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 @router.post("/import", response={202: ImportJobOut, **ERRORS}, summary="Import customers from an XLSX or CSV file (multipart field `file`)")
-@decorate_view(_size_limited)
+@decorate_view(declared_size_limited("ZHIDU_IMPORT_MAX_BYTES"))
 def import_start(request, file: File[UploadedFile], update_existing: Form[bool] = False):
     user = _user(request)
     if not user.has_perm_code(IMPORT_PERMISSION):
