@@ -42,7 +42,7 @@ def test_mark_read_only_touches_my_notifications():
     assert notify.unread_count(a) == 0
 
 
-@override_settings(EMAIL_ENABLED=True, EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend")
+@override_settings(EMAIL_ENABLED=True, MAILERS={"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}})
 def test_email_copy_goes_out_after_commit_when_enabled(django_capture_on_commit_callbacks):
     a, b = user("a", "a@example.com"), user("b")
     with django_capture_on_commit_callbacks(execute=True):
