@@ -12,6 +12,7 @@ urlpatterns: list = [
     path("<int:pk>/status/", views.customer_status, name="status"),
     path("<int:pk>/review/", views.customer_review, name="review"),
     path("<int:pk>/contacts/new/", views.contact_add, name="contact_add"),
+    path("<int:pk>/contacts/<int:contact_id>/remove/", views.contact_remove, name="contact_remove"),
     path("<int:pk>/documents/new/", views.document_add, name="document_add"),
     path("<int:pk>/documents/<int:document_id>/", views.document_download, name="document_download"),
     path("<int:pk>/transfer/", views.customer_transfer, name="transfer"),

@@ -334,6 +334,17 @@ def contact_add(request, pk: int):
 
 @login_required
 @require_POST
+def contact_remove(request, pk: int, contact_id: int):
+    try:
+        services.contact_remove(request.user, contact_id)
+    except (NotFound, Forbidden) as exc:
+        _not_found_or_forbidden(exc)
+    messages.success(request, _("已删除联系人"))
+    return redirect("customers:detail", pk=pk)
+
+
+@login_required
+@require_POST
 def document_add(request, pk: int):
     form = DocumentForm(request.POST, request.FILES, user=request.user)
     if form.is_valid():

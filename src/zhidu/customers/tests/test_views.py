@@ -376,3 +376,18 @@ def test_approved_request_opens_the_file_read_only(client, org, make_customer):
     assert response.context["detail"].via_grant
     assert reverse("customers:edit", args=[customer.pk]) not in html
     assert 'id="status-form"' not in html and reverse("customers:contact_add", args=[customer.pk]) not in html
+
+
+def test_contact_removed_from_the_page_by_an_editor_only(client, org, make_customer):
+    customer = make_customer(user=org.sales_a, contacts=[{"name": "王五", "phone": "13812345678"}])
+    contact = customer.contacts.get()
+    client.force_login(org.sales_b)  # outside the file's scope
+    response = client.post(reverse("customers:contact_remove", args=[customer.pk, contact.pk]))
+    assert response.status_code == 404 and customer.contacts.exists()
+
+    client.force_login(org.sales_a)
+    page = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+    assert reverse("customers:contact_remove", args=[customer.pk, contact.pk]) in page
+    response = client.post(reverse("customers:contact_remove", args=[customer.pk, contact.pk]))
+    assert response.status_code == 302 and not customer.contacts.exists()
+    assert customer.timeline.filter(kind="contact", summary__contains="王五").exists()
