@@ -3,6 +3,7 @@ and initials, and the end of a contact's phone number."""
 
 import re
 
+from django.db import connection
 from django.db.models import Q
 
 from zhidu.kernel.access import user_unmasked_fields
@@ -37,8 +38,20 @@ def search_q(q: str | None, user=None) -> Q | None:
     digits = re.sub(r"[\s-]", "", q)
     if _DIGITS.match(digits) and MIN_PHONE_DIGITS <= len(digits) <= 20:
         if "phone" in user_unmasked_fields(user) or len(digits) == MIN_PHONE_DIGITS:
-            phones = Contact.objects.filter(phone_reversed__startswith=digits[::-1])
+            phones = Contact.objects.filter(_reversed_prefix(digits[::-1]))
         else:
             phones = Contact.objects.filter(phone_reversed=digits[::-1])
         condition |= Q(pk__in=phones.values("customer_id"))
+    return condition
+
+
+def _reversed_prefix(reversed_digits: str) -> Q:
+    """Contact.phone_reversed starting with `reversed_digits`. SQLite's LIKE is case-insensitive, so it
+    cannot use the (binary) index for `startswith` and scanned every contact; phone_reversed holds
+    digits only, so the same prefix is the indexed range [digits, digits + ":") (":" follows "9").
+    PostgreSQL keeps LIKE, which its varchar_pattern_ops index serves (a range would depend on the
+    collation)."""
+    condition = Q(phone_reversed__startswith=reversed_digits)
+    if connection.vendor == "sqlite":
+        condition &= Q(phone_reversed__gte=reversed_digits, phone_reversed__lt=reversed_digits + ":")
     return condition
