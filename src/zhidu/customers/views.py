@@ -311,25 +311,30 @@ def customer_review(request, pk: int):
     return redirect("customers:detail", pk=pk)
 
 
-@login_required
-@require_POST
-def contact_add(request, pk: int):
-    form = ContactForm(request.POST)
+def _detail_form_post(request, pk: int, form, save, done_message):
+    """Runs a small form posted from the detail page: saves it through `save(cleaned_data)`, or
+    shows each field error as a message; back to the detail page either way."""
     if form.is_valid():
         try:
-            services.contact_add(request.user, pk, form.cleaned_data)
+            save(form.cleaned_data)
         except Invalid as exc:
             _apply_errors(form, exc)
         except (NotFound, Forbidden) as exc:
             _not_found_or_forbidden(exc)
         else:
-            messages.success(request, _("已添加联系人"))
+            messages.success(request, done_message)
             return redirect("customers:detail", pk=pk)
     for name, field_errors in form.errors.items():
         label = form.fields[name].label if name in form.fields else ""
         for message in field_errors:
             messages.error(request, f"{label}：{message}" if label else message)
     return redirect("customers:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def contact_add(request, pk: int):
+    return _detail_form_post(request, pk, ContactForm(request.POST), lambda data: services.contact_add(request.user, pk, data), _("已添加联系人"))
 
 
 @login_required
@@ -346,22 +351,11 @@ def contact_remove(request, pk: int, contact_id: int):
 @login_required
 @require_POST
 def document_add(request, pk: int):
+    def save(data):
+        services.document_add(request.user, pk, data["title"], data["file"], data["secret_level"])
+
     form = DocumentForm(request.POST, request.FILES, user=request.user)
-    if form.is_valid():
-        try:
-            services.document_add(request.user, pk, form.cleaned_data["title"], form.cleaned_data["file"], form.cleaned_data["secret_level"])
-        except Invalid as exc:
-            _apply_errors(form, exc)
-        except (NotFound, Forbidden) as exc:
-            _not_found_or_forbidden(exc)
-        else:
-            messages.success(request, _("已上传文件"))
-            return redirect("customers:detail", pk=pk)
-    for name, field_errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        for message in field_errors:
-            messages.error(request, f"{label}：{message}" if label else message)
-    return redirect("customers:detail", pk=pk)
+    return _detail_form_post(request, pk, form, save, _("已上传文件"))
 
 
 @login_required
