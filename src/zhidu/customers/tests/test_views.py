@@ -391,3 +391,21 @@ def test_contact_removed_from_the_page_by_an_editor_only(client, org, make_custo
     response = client.post(reverse("customers:contact_remove", args=[customer.pk, contact.pk]))
     assert response.status_code == 302 and not customer.contacts.exists()
     assert customer.timeline.filter(kind="contact", summary__contains="王五").exists()
+
+
+def test_contact_and_document_forms_on_the_detail_page(client, org, make_customer, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    customer = make_customer(user=org.sales_a)
+    client.force_login(org.sales_a)
+    add_contact = reverse("customers:contact_add", args=[customer.pk])
+
+    response = client.post(add_contact, {"name": "赵六", "phone": "12345"}, follow=True)
+    assert not customer.contacts.exists()
+    assert any("电话" in str(m) for m in response.context["messages"])
+
+    client.post(add_contact, {"name": "赵六", "phone": "13912345678"})
+    assert customer.contacts.get().phone == "13912345678"
+
+    add_document = reverse("customers:document_add", args=[customer.pk])
+    client.post(add_document, {"title": "合同", "secret_level": 0, "file": SimpleUploadedFile("c.txt", b"contract")})
+    assert customer.documents.get().title == "合同"
