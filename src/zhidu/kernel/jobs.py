@@ -197,3 +197,16 @@ def _imports_resume(now):
 
     # Imports whose runner died (server restart, killed worker) go on from their last committed chunk.
     return f"resumed={importing.resume_stale_jobs()}"
+
+
+@job("kernel.sqlite.optimize", every=timedelta(hours=6))
+def _sqlite_optimize(now):
+    from django.db import connection
+
+    # SQLite plans list pages well only with fresh statistics; PRAGMA optimize refreshes those that
+    # drifted and is cheap when nothing did. PostgreSQL's autovacuum does this by itself.
+    if connection.vendor != "sqlite":
+        return "not sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA optimize")
+    return "optimized"

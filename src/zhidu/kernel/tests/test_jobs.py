@@ -173,3 +173,10 @@ def test_a_leased_job_is_skipped_until_the_lease_ends_on_sqlite(only_job):
     JobLock.objects.filter(name="test.leased").update(running_until=timezone.now() - timedelta(seconds=1))
     assert jobs.run("test.leased").detail == "ran"
     assert JobLock.objects.get(name="test.leased").running_until is None
+
+
+@pytest.mark.django_db
+def test_sqlite_statistics_job_runs_on_every_database():
+    run = jobs.run("kernel.sqlite.optimize", force=True)
+    assert run.ok
+    assert run.detail == ("optimized" if connection.vendor == "sqlite" else "not sqlite")
