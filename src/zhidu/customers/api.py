@@ -233,6 +233,7 @@ def access_request_create(request, payload: AccessRequestIn, customer_id: Id = P
 
 @router.post("/{customer_id}/documents", response={201: DocumentRow, **ERRORS}, summary="Upload a document (multipart: title, secret_level, file)")
 @decorate_view(declared_size_limited("ZHIDU_DOCUMENT_MAX_BYTES"))
+@idempotent
 def document_upload(
     request,
     file: File[UploadedFile],

@@ -15,6 +15,7 @@ from pydantic import Field
 from zhidu.kernel import importing
 from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.exporting import file_download
+from zhidu.kernel.idempotency import idempotent
 from zhidu.kernel.models import ImportJob
 from zhidu.kernel.uploads import declared_size_limited
 
@@ -113,6 +114,7 @@ def _own_job(request, job_id: int) -> ImportJob:
 
 @router.post("/import", response={202: ImportJobOut, **ERRORS}, summary="Import customers from an XLSX or CSV file (multipart field `file`)")
 @decorate_view(declared_size_limited("ZHIDU_IMPORT_MAX_BYTES"))
+@idempotent
 def import_start(request, file: File[UploadedFile], update_existing: Form[bool] = False):
     user = _user(request)
     if not user.has_perm_code(IMPORT_PERMISSION):

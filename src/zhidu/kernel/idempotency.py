@@ -31,13 +31,26 @@ MAX_KEY_LENGTH = 255
 
 
 def request_hash(request) -> str:
+    digest = hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n")
+    if request.content_type == "multipart/form-data":
+        # The raw body is gone once the form is parsed; the fields and the files' bytes say the same.
+        fields = {name: request.POST.getlist(name) for name in request.POST}
+        digest.update(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode())
+        for name in sorted(request.FILES):
+            for upload in request.FILES.getlist(name):
+                digest.update(f"\n{name}:{upload.name}:{upload.size}\n".encode())
+                for chunk in upload.chunks():
+                    digest.update(chunk)
+                upload.seek(0)
+        return digest.hexdigest()
     body = request.body or b""
     try:
         # Equivalent JSON (key order, spacing) is the same request.
         body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         pass
-    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n" + body).hexdigest()
+    digest.update(body)
+    return digest.hexdigest()
 
 
 def _user(request):

@@ -241,3 +241,19 @@ def test_access_requests_keyset_and_bad_input(org, make_customer):
     assert_error(client.get(f"{URL}/access-requests", {"box": "everything"}), 422, "invalid_input")
     assert_error(client.get(f"{URL}/access-requests", {"limit": 0}), 422, "invalid_input")
     assert_error(Client().get(f"{URL}/access-requests"), 401, "unauthenticated")
+
+
+def test_upload_retried_with_the_same_idempotency_key_stores_one_document(org, make_customer):
+    customer = make_customer(user=org.sales_a)
+
+    def send(content):
+        data = {"title": "合同", "file": ContentFile(content, name="contract.pdf")}
+        return api(org.sales_a).post(f"{URL}/{customer.pk}/documents", data, HTTP_IDEMPOTENCY_KEY="upload-1")
+
+    first, again = send(b"same bytes"), send(b"same bytes")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert CustomerDocument.objects.count() == 1
+
+    assert_error(send(b"other bytes"), 409, "idempotency_conflict")
+    assert CustomerDocument.objects.count() == 1

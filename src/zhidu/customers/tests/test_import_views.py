@@ -175,3 +175,15 @@ def test_an_upload_runs_in_a_background_thread(org, tmp_path, settings):
         job.refresh_from_db()
     assert (job.status, job.ok_rows) == ("done", 3)
     assert Customer.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_api_import_retried_with_the_same_idempotency_key_runs_once(org, mixed_file):
+    from zhidu.kernel.models import ImportJob
+
+    client = api(org.manager_a)
+    first = client.post("/api/v1/customers/import", {"file": upload(mixed_file)}, headers={"Idempotency-Key": "import-1"})
+    again = client.post("/api/v1/customers/import", {"file": upload(mixed_file)}, headers={"Idempotency-Key": "import-1"})
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"] and again["Idempotent-Replayed"] == "true"
+    assert ImportJob.objects.count() == 1
