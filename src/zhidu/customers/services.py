@@ -560,7 +560,8 @@ def on_access_rejected(approval) -> None:
     request.save(update_fields=["state"])
     _timeline(request.customer, None, TimelineEvent.Kind.ACCESS, _("查阅申请被驳回"), {"access_request": request.pk, "requested_by": request.requested_by_id})
     audit.record(None, "customer.access_reject", target=request.customer, details={"access_request": request.pk, "requested_by": request.requested_by_id})
-    _notify([request.requested_by], _("查阅申请被驳回"), _("您对客户档案 %(code)s 的查阅申请被驳回") % {"code": request.customer.code})
+    # The requester may never have been allowed to know the file's code; the request number is theirs.
+    _notify([request.requested_by], _("查阅申请被驳回"), _("您的查阅申请（编号 %(number)s）被驳回") % {"number": request.pk})
 
 
 def access_grants_expire(now=None) -> int:

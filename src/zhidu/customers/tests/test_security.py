@@ -239,3 +239,16 @@ def test_status_change_requires_the_version_read(org, make_customer):
 
 def test_own_scope_list_ordered_by_id_has_an_index():
     assert any(list(index.fields) == ["owner", "-id"] for index in Customer._meta.indexes)
+
+
+def test_rejection_notice_does_not_name_a_file_above_the_requesters_clearance(org, make_customer):
+    from zhidu.kernel import approvals
+    from zhidu.kernel.models import Notification
+
+    classified = make_customer(org.manager_a, name="机密档案丁", secret_level=SecretLevel.CONFIDENTIAL)
+    access = services.access_request_create(org.supervisor_a, classified.pk, "核对合同", 1)  # in scope, above clearance
+    approvals.decide(access.approval_id, org.manager_a, approve=False, comment="不予批准")
+
+    notice = Notification.objects.filter(user=org.supervisor_a, title="查阅申请被驳回").get()
+    assert classified.code not in notice.body and "机密档案丁" not in notice.body
+    assert str(access.pk) in notice.body
