@@ -2,6 +2,8 @@
 200 customers with contacts, loaded once. The generated passwords are kept in var/demo-logins.json
 (readable by the owner only) so every `zhidu run` can print them."""
 
+import importlib
+import importlib.util
 import json
 import os
 import random
@@ -34,7 +36,13 @@ USERS = [
     ("sysadmin", "周系统", "sysadmin", "IT", 0),
     ("secadmin", "吴安全", "secadmin", "IT", 0),
     ("auditor", "郑审计", "auditor", "IT", 0),
+    ("quality", "孙质量", "quality_manager", "HQ", 1),
+    ("agent", "何客服", "service_agent", "CS", 0),
+    ("credit", "钱信用", "credit_controller", "HQ", 1),
+    ("marketing", "冯营销", "marketing_manager", "MKT", 1),
 ]
+# Each module with demo data of its own has `zhidu.<module>.demo.load(users, customers)`; run in this order.
+MODULE_DEMOS = ["zhidu.grading.demo", "zhidu.admission.demo", "zhidu.credit.demo", "zhidu.complaints.demo"]
 CUSTOMER_COUNT = 200
 LOGINS_FILE = "demo-logins.json"
 
@@ -104,6 +112,7 @@ def _load(stdout=None):
     company_types = [key for key, cfg in customer_validation.customer_types().items() if cfg["identifier"] == "credit_code"]
     owners = [users["sales"], users["sales2"], users["supervisor"], users["manager"]]
     statuses = [CustomerStatus.ACTIVE] * 6 + [CustomerStatus.ADMITTED] * 2 + [CustomerStatus.PROSPECT, CustomerStatus.SUSPENDED]
+    customers = []
     for index in range(CUSTOMER_COUNT):
         owner = owners[index % len(owners)]
         data = fake.company(rng, index)
@@ -115,7 +124,11 @@ def _load(stdout=None):
             secret_level=rng.choices([0, 1, 2], weights=[85, 10, 5])[0],
         )
         contacts = [fake.contact(rng, primary=(i == 0)) for i in range(rng.randint(1, 3))]
-        customer_services.customer_create(users["gm"], data, contacts=contacts, confirm_duplicates=True)
+        customers.append(customer_services.customer_create(users["gm"], data, contacts=contacts, confirm_duplicates=True))
+    for module_name in MODULE_DEMOS:
+        if importlib.util.find_spec(module_name) is None:
+            continue
+        importlib.import_module(module_name).load(users, customers)
 
     path = _logins_path()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -71,10 +71,10 @@ class Role(models.Model):
         if perms.AUDIT_VIEW in self.permissions and set(self.permissions) != {perms.AUDIT_VIEW}:
             raise ValidationError({"permissions": _("审计员角色只能查看审计日志，不得兼有其他权限（S05）。")})
         if combined:
-            writes = [p for p in perms.CUSTOMER_WRITES if p in self.permissions]
+            writes = [p for p in perms.BUSINESS_WRITES if p in self.permissions]
             if writes:
                 raise ValidationError(
-                    {"permissions": _("管理员角色不得修改、导出、导入或移交客户（S05）：%s") % ", ".join(writes)}
+                    {"permissions": _("管理员角色不得修改、导出、导入或移交业务数据（S05）：%s") % ", ".join(writes)}
                 )
             if self.max_clearance != SecretLevel.PUBLIC:
                 raise ValidationError({"max_clearance": _("系统管理员、安全管理员、审计员角色的最高密级许可只能是“公开”（S05）。")})

@@ -46,6 +46,18 @@ ALL_CUSTOMERS = [
     perms.CUSTOMERS_TRANSFER,
 ]
 
+COMPLAINTS_ALL = [perms.COMPLAINTS_VIEW, perms.COMPLAINTS_HANDLE, perms.COMPLAINTS_MANAGE, perms.COMPLAINTS_EXPORT]
+GRADING_ALL = [
+    perms.GRADING_VIEW,
+    perms.GRADING_ADMIT,
+    perms.GRADING_REVIEW,
+    perms.GRADING_BLACKLIST,
+    perms.GRADING_BLACKLIST_COMPANY,
+    perms.GRADING_EXPORT,
+]
+CREDIT_ALL = [perms.CREDIT_VIEW, perms.CREDIT_MANAGE, perms.CREDIT_ORDERS, perms.CREDIT_EXPORT]
+FRONT_LINE = [perms.COMPLAINTS_VIEW, perms.COMPLAINTS_HANDLE, perms.GRADING_VIEW, perms.GRADING_ADMIT, perms.CREDIT_VIEW, perms.CREDIT_ORDERS]
+
 # code, name (a msgid: shown translated), data scope, permissions, unmasked fields, highest clearance
 BUILTIN_ROLES = [
     # S05: the system admin runs accounts and departments. It holds customers.view with scope "all" on
@@ -57,16 +69,24 @@ BUILTIN_ROLES = [
         "general_manager",
         gettext_noop("总经理"),
         DataScope.ALL,
-        [*ALL_CUSTOMERS, perms.ACCESS_APPROVE, perms.PACKS_MANAGE, perms.CALENDAR_MANAGE],
+        [*ALL_CUSTOMERS, perms.ACCESS_APPROVE, perms.PACKS_MANAGE, perms.CALENDAR_MANAGE, *COMPLAINTS_ALL, *GRADING_ALL, *CREDIT_ALL],
         ["phone"],
         SecretLevel.TOP_SECRET,
     ),
-    ("dept_manager", gettext_noop("部门经理"), DataScope.SUBTREE, [*ALL_CUSTOMERS, perms.ACCESS_APPROVE], [], SecretLevel.TOP_SECRET),
+    (
+        "dept_manager",
+        gettext_noop("部门经理"),
+        DataScope.SUBTREE,
+        [*ALL_CUSTOMERS, perms.ACCESS_APPROVE, *COMPLAINTS_ALL, *[p for p in GRADING_ALL if p != perms.GRADING_BLACKLIST_COMPANY],
+         perms.CREDIT_VIEW, perms.CREDIT_ORDERS, perms.CREDIT_EXPORT],
+        [],
+        SecretLevel.TOP_SECRET,
+    ),
     (
         "supervisor",
         gettext_noop("主管"),
         DataScope.DEPARTMENT,
-        [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT],
+        [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT, *FRONT_LINE],
         [],
         SecretLevel.TOP_SECRET,
     ),
@@ -74,12 +94,27 @@ BUILTIN_ROLES = [
         "sales",
         gettext_noop("业务员"),
         DataScope.OWN,
-        [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT],
+        [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT, *FRONT_LINE],
         [],
         SecretLevel.TOP_SECRET,
     ),
     # S07: the archive keeper reads every file and approves borrowing requests.
     ("archivist", gettext_noop("档案管理员"), DataScope.ALL, [perms.CUSTOMERS_VIEW, perms.ACCESS_APPROVE], [], SecretLevel.TOP_SECRET),
+    # S02/S03: the quality manager decides, assigns and closes complaints company-wide.
+    ("quality_manager", gettext_noop("质量经理"), DataScope.ALL, [perms.CUSTOMERS_VIEW, *COMPLAINTS_ALL], [], SecretLevel.SECRET),
+    # S16/S23: the customer-service agent receives and works complaints of their department.
+    ("service_agent", gettext_noop("客服专员"), DataScope.DEPARTMENT, [perms.CUSTOMERS_VIEW, perms.COMPLAINTS_VIEW, perms.COMPLAINTS_HANDLE], [], SecretLevel.PUBLIC),
+    # S28: the credit controller sets grades and limits and approves orders over them.
+    ("credit_controller", gettext_noop("信用管理员"), DataScope.ALL, [perms.CUSTOMERS_VIEW, perms.GRADING_VIEW, *CREDIT_ALL], [], SecretLevel.SECRET),
+    # S01 四、职责分工: the marketing division keeps the company blacklist and runs grading.
+    (
+        "marketing_manager",
+        gettext_noop("营销事业部经理"),
+        DataScope.ALL,
+        [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_EXPORT, *GRADING_ALL, perms.COMPLAINTS_VIEW, perms.CREDIT_VIEW],
+        [],
+        SecretLevel.SECRET,
+    ),
 ]
 
 

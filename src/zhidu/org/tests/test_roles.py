@@ -10,6 +10,16 @@ from zhidu.org import permissions as perms
 from zhidu.org import services
 from zhidu.org.models import Role
 
+CUSTOMERS_ALL = {
+    perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT,
+    perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER,
+}
+CUSTOMERS_DAILY = {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT}
+COMPLAINTS = {"complaints.view", "complaints.handle", "complaints.manage", "complaints.export"}
+GRADING = {"grading.view", "grading.admit", "grading.review", "grading.blacklist", "grading.blacklist_company", "grading.export"}
+CREDIT = {"credit.view", "credit.manage", "credit.orders", "credit.export"}
+FRONT_LINE = {"complaints.view", "complaints.handle", "grading.view", "grading.admit", "credit.view", "credit.orders"}
+
 EXPECTED = {
     # code: (scope, permissions, unmasked, max clearance)
     "sysadmin": (DataScope.ALL, {perms.USERS_MANAGE, perms.CUSTOMERS_VIEW}, set(), SecretLevel.PUBLIC),
@@ -17,25 +27,29 @@ EXPECTED = {
     "auditor": (DataScope.OWN, {perms.AUDIT_VIEW}, set(), SecretLevel.PUBLIC),
     "general_manager": (
         DataScope.ALL,
-        {
-            perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT,
-            perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER, perms.ACCESS_APPROVE, perms.PACKS_MANAGE, perms.CALENDAR_MANAGE,
-        },
+        CUSTOMERS_ALL | {perms.ACCESS_APPROVE, perms.PACKS_MANAGE, perms.CALENDAR_MANAGE} | COMPLAINTS | GRADING | CREDIT,
         {"phone"},
         SecretLevel.TOP_SECRET,
     ),
     "dept_manager": (
         DataScope.SUBTREE,
-        {
-            perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT,
-            perms.CUSTOMERS_IMPORT, perms.CUSTOMERS_TRANSFER, perms.ACCESS_APPROVE,
-        },
+        CUSTOMERS_ALL | {perms.ACCESS_APPROVE} | COMPLAINTS | (GRADING - {"grading.blacklist_company"})
+        | {"credit.view", "credit.orders", "credit.export"},
         set(),
         SecretLevel.TOP_SECRET,
     ),
-    "supervisor": (DataScope.DEPARTMENT, {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT}, set(), SecretLevel.TOP_SECRET),
-    "sales": (DataScope.OWN, {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_CREATE, perms.CUSTOMERS_EDIT, perms.CUSTOMERS_EXPORT}, set(), SecretLevel.TOP_SECRET),
+    "supervisor": (DataScope.DEPARTMENT, CUSTOMERS_DAILY | FRONT_LINE, set(), SecretLevel.TOP_SECRET),
+    "sales": (DataScope.OWN, CUSTOMERS_DAILY | FRONT_LINE, set(), SecretLevel.TOP_SECRET),
     "archivist": (DataScope.ALL, {perms.CUSTOMERS_VIEW, perms.ACCESS_APPROVE}, set(), SecretLevel.TOP_SECRET),
+    "quality_manager": (DataScope.ALL, {perms.CUSTOMERS_VIEW} | COMPLAINTS, set(), SecretLevel.SECRET),
+    "service_agent": (DataScope.DEPARTMENT, {perms.CUSTOMERS_VIEW, "complaints.view", "complaints.handle"}, set(), SecretLevel.PUBLIC),
+    "credit_controller": (DataScope.ALL, {perms.CUSTOMERS_VIEW, "grading.view"} | CREDIT, set(), SecretLevel.SECRET),
+    "marketing_manager": (
+        DataScope.ALL,
+        {perms.CUSTOMERS_VIEW, perms.CUSTOMERS_EXPORT, "complaints.view", "credit.view"} | GRADING,
+        set(),
+        SecretLevel.SECRET,
+    ),
 }
 
 
