@@ -3,6 +3,7 @@
 import pytest
 from stdnum.cn import uscc
 
+from zhidu.admission.models import AdmissionApplication, AdmissionState
 from zhidu.customers.models import Contact, Customer
 from zhidu.demo import load
 from zhidu.kernel import policy
@@ -23,10 +24,13 @@ def test_first_run_loads_pack_departments_users_and_customers(var_dir):
     assert Department.objects.count() == len(load.DEPARTMENTS)
     roles = set(User.objects.values_list("role__code", flat=True))
     assert {"general_manager", "dept_manager", "supervisor", "sales", "archivist", "sysadmin", "secadmin", "auditor"} <= roles
-    assert Customer.objects.count() == load.CUSTOMER_COUNT
+    # The demo's admitted applications enter the database (入库) as customers of their own.
+    admitted = AdmissionApplication.objects.filter(state=AdmissionState.APPROVED).count()
+    assert admitted >= 1
+    assert Customer.objects.count() == load.CUSTOMER_COUNT + admitted
     assert all(uscc.is_valid(code) for code in Customer.objects.values_list("credit_code", flat=True))
     assert Contact.objects.filter(phone__regex=r"^1\d{10}$").count() >= load.CUSTOMER_COUNT
-    assert Customer.objects.exclude(code=None).count() == load.CUSTOMER_COUNT
+    assert Customer.objects.exclude(code=None).count() == load.CUSTOMER_COUNT + admitted
 
 
 @pytest.mark.django_db

@@ -146,6 +146,13 @@ PAGES_AS_GM = [
     reverse("kernel:calendar"),
     reverse("kernel:inbox"),
     reverse("kernel:approvals"),
+    reverse("complaints:list"),
+    reverse("complaints:new"),
+    reverse("complaints:dashboard"),
+    reverse("complaints:report"),
+    reverse("complaints:my_penalties"),
+    reverse("complaints_public:submit"),
+    reverse("complaints_public:track"),
 ]
 
 
@@ -156,6 +163,16 @@ def test_general_manager_pages_are_in_english(english, company, url):
 
 def test_customer_detail_is_in_english(english, company):
     _check(english, company["gm"], reverse("customers:detail", args=[company["customer"].pk]), company["data"])
+
+
+def test_complaint_case_and_register_form_are_in_english(english, company):
+    from zhidu.complaints import services as complaint_services
+
+    data = {"complainant_name": "投诉人甲", "complainant_phone": "13900001111", "subject": "服务态度", "content": "态度不好", "channel": "phone"}
+    complaint = complaint_services.complaint_register(company["gm"], data)
+    values = [*company["data"], *data.values(), complaint.tracking_no]
+    for url in (reverse("complaints:detail", args=[complaint.pk]), reverse("complaints:register_form", args=[complaint.pk])):
+        _check(english, company["gm"], url, values)
 
 
 def test_pack_page_is_in_english(english, company, pack):

@@ -183,8 +183,12 @@ def _clean_errors(errors):
 
 
 def _register_routers():
+    from zhidu.admission.api import router as admission_router
+    from zhidu.complaints.api import router as complaints_router
+    from zhidu.credit.api import router as credit_router
     from zhidu.customers.api import router as customers_router
     from zhidu.customers.api_bulk import router as customers_bulk_router
+    from zhidu.grading.api import router as grading_router
     from zhidu.kernel.api import router as kernel_router
     from zhidu.org.api import router as org_router
 
@@ -193,6 +197,10 @@ def _register_routers():
     api.add_router("/customers", customers_router)
     api.add_router("/org", org_router)
     api.add_router("/kernel", kernel_router)
+    api.add_router("/complaints", complaints_router)
+    api.add_router("/grading", grading_router)
+    api.add_router("/admission", admission_router)
+    api.add_router("/credit", credit_router)
 
 
 _register_routers()

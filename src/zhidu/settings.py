@@ -47,6 +47,10 @@ INSTALLED_APPS = [
     "zhidu.kernel",
     "zhidu.org",
     "zhidu.customers",
+    "zhidu.grading",
+    "zhidu.admission",
+    "zhidu.credit",
+    "zhidu.complaints",
     "zhidu.web",
 ]
 

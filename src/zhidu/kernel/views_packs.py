@@ -68,7 +68,9 @@ def _rows(version):
         if entry is None:
             default = param.dump(param.load(param.default)) if param.has_default else None
             source = policy.DEFAULT_SOURCE if version is None else policy.NOT_IN_PACK_SOURCE.format(name=version.name)
-            row.update(value=default, source=source, note="", required=False, unset=not param.has_default, origin="")
+            # A parameter without a default that this pack does not state: the module that reads it says
+            # so when used; only a pack's own `required` entries can be set on this page.
+            row.update(value=default, source=source, note="", required=False, unset=False, origin="", no_value=not param.has_default)
         else:
             unset = bool(entry.get("required")) and entry.get("value") is None
             row.update(
@@ -81,7 +83,7 @@ def _rows(version):
                 set_by=entry.get("set_by", ""),
                 seed_source=entry.get("seed_source", ""),
             )
-        row["value_html"] = value_html(row["value"]) if not row["unset"] else ""
+        row["value_html"] = value_html(row["value"]) if not (row["unset"] or row.get("no_value")) else ""
         row["is_text"] = bool(param and param.is_text)
         rows.append(row)
     return rows

@@ -9,9 +9,9 @@ from zhidu.kernel import notify
 MODULES = [
     (_("工作台"), "web:dashboard", None),
     (_("客户档案"), "customers:list", "customers.view"),
-    (_("准入与分级"), None, None),
-    (_("信用管理"), None, None),
-    (_("投诉管理"), None, None),
+    (_("准入与分级"), "grading:home", "grading.view"),
+    (_("信用管理"), "credit:home", "credit.view"),
+    (_("投诉管理"), "complaints:list", "complaints.view"),
     (_("服务与回访"), None, None),
     (_("接待"), None, None),
     (_("档案与保密"), None, None),

@@ -42,7 +42,7 @@ from . import registry
 SYSTEM_IDS = frozenset(f"S{n:02d}" for n in range(1, 33))
 # The apps of the layout in ARCHITECTURE.md that a pack may enable.
 KNOWN_APPS = (
-    "kernel", "org", "customers", "grading", "credit", "complaints", "service", "reception",
+    "kernel", "org", "customers", "grading", "admission", "credit", "complaints", "service", "reception",
     "records", "staff", "sales", "exchange", "projects", "reports",
 )  # fmt: skip
 TOP_LEVEL_FIELDS = ("name", "title", "description", "implements", "extends", "apps", "effective_from", "parameters")
