@@ -43,7 +43,7 @@ from .models import Status, Validity
 
 PAGE_SIZE = 50
 LIST_FILTERS = (
-    "status", "severity", "channel", "category", "department", "owner", "validity", "overdue", "mine", "archived", "created_from", "created_to",
+    "status", "severity", "channel", "category", "department", "owner", "customer", "validity", "overdue", "mine", "archived", "created_from", "created_to",
 )  # fmt: skip
 FLAG_FILTERS = ("overdue", "mine", "archived")
 
@@ -123,7 +123,7 @@ def complaint_list(request):
 def _selector_filters(user, filters: dict) -> dict:
     out = {}
     for key, value in filters.items():
-        if key in ("department", "owner"):
+        if key in ("department", "owner", "customer"):
             if str(value).isdigit():
                 out[key] = int(value)
         else:
