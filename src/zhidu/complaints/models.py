@@ -8,6 +8,8 @@ extended. "Overdue" is `next_due_at <= now`: one range condition on an indexed c
 before the kernel sweep has marked the Deadline rows breached.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -259,3 +261,25 @@ class Penalty(models.Model):
             models.Index(fields=["staff", "-id"], name="complaint_penalty_staff_idx"),
             models.Index(fields=["complaint", "id"], name="complaint_penalty_idx"),
         ]
+
+
+class PendingTimer(models.Model):
+    """A time limit that could not start at registration because the working-day calendar has no holiday
+    data for a year it needs (`year`). It starts later, counted from `start_at`, once that year is entered
+    (job complaints.timers.start_pending). Meanwhile the case may move on: `met_at` records the step that
+    fulfilled it, `paused_at`/`paused_total` the time spent waiting for the complainant, so the started
+    timer ends up where it would have been. The row is deleted when its timer starts."""
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="pending_timers")
+    key = models.CharField(max_length=40)  # the pack's timer key ("first_response")
+    start_at = models.DateTimeField()
+    year = models.PositiveSmallIntegerField()  # the year the calendar lacks
+    met_at = models.DateTimeField(null=True, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_total = models.DurationField(default=dt.timedelta)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["year", "complaint"], name="complaint_pending_timer_idx")]
+        constraints = [models.UniqueConstraint(fields=["complaint", "key"], name="complaint_one_pending_timer_per_key")]

@@ -174,6 +174,8 @@ EVENT_LABELS = {
     "penalty_proposed": gettext_noop("提出处罚"),
     "penalty_approved": gettext_noop("处罚批准"),
     "penalty_rejected": gettext_noop("处罚驳回"),
+    "timers_pending": gettext_noop("时限待计算"),
+    "timers_started": gettext_noop("时限开始计算"),
 }
 
 
@@ -248,6 +250,44 @@ def deadline_rows(complaint, deadlines) -> list[DeadlineRow]:
                 ladder_source=d.ladder_source,
                 amount=d.amount,
                 unit=unit_label(d.unit),
+            )
+        )
+    return rows
+
+
+@dataclass
+class PendingTimerRow:
+    """A timer registration could not compute for lack of holiday data (shown as 待计算)."""
+
+    key: str
+    label: str
+    started_at: object
+    year: int
+    met_at: object
+    amount: object
+    unit: str
+    reason: str
+
+
+def pending_timer_rows(complaint) -> list[PendingTimerRow]:
+    timers = {}
+    try:
+        timers = {t["key"]: t for t in services.param(complaint, "deadlines") or []}
+    except ApiError:
+        pass
+    rows = []
+    for pending in complaint.pending_timers.all():
+        timer = timers.get(pending.key, {})
+        rows.append(
+            PendingTimerRow(
+                key=pending.key,
+                label=timer_label(timer) or pending.key,
+                started_at=pending.start_at,
+                year=pending.year,
+                met_at=pending.met_at,
+                amount=timer.get("amount", ""),
+                unit=unit_label(timer.get("unit", "")),
+                reason=_("缺少 %(year)s 年节假日安排，无法按工作日计算；管理员录入后自动从登记时起开始计时") % {"year": pending.year},
             )
         )
     return rows

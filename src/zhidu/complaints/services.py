@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from zhidu.kernel import approvals, audit, calendar, deadlines, ledger, notify, policy
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
-from zhidu.kernel.models import ApprovalRequest, Deadline
+from zhidu.kernel.models import ApprovalRequest, Deadline, Notification
 from zhidu.org import permissions as perms
 
 from . import policy as complaint_policy
@@ -35,6 +35,7 @@ from .models import (
     Decision,
     ExtensionRequest,
     Investigation,
+    PendingTimer,
     Penalty,
     RemedyPlan,
     ReturnVisit,
@@ -184,6 +185,9 @@ def _department_ref(value, errors: dict, field: str, *, required: bool = False):
     return department
 
 
+EARLIEST_MOMENT = dt.datetime(1900, 1, 1, tzinfo=dt.timezone.utc)
+
+
 def _datetime(value, errors: dict, field: str):
     if value in (None, ""):
         return None
@@ -193,6 +197,10 @@ def _datetime(value, errors: dict, field: str):
         return None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
+    if moment < EARLIEST_MOMENT:
+        # Moments near year 1 cannot even be converted to UTC to be stored.
+        errors.setdefault(field, []).append(_("不能早于 %(year)d 年") % {"year": EARLIEST_MOMENT.year})
+        return None
     if moment > timezone.now() + dt.timedelta(minutes=5):
         errors.setdefault(field, []).append(_("不能晚于现在"))
     return moment
@@ -357,12 +365,31 @@ def _case_deadlines(complaint, states=None):
 OPEN_STATES = (Deadline.State.DUE, Deadline.State.PAUSED, Deadline.State.BREACHED)
 
 
-def _start_timer(complaint, timer: dict, start) -> Deadline | None:
+def _pending_timers(complaint):
+    return PendingTimer.objects.filter(complaint_id=complaint.pk)
+
+
+def _start_timer(complaint, timer: dict, start, *, defer: bool = False) -> Deadline | None:
+    """Starts `timer` unless it does not apply or already runs (or waits to be computed). With `defer`, a
+    timer the calendar cannot compute (CalendarDataMissing) is kept as a PendingTimer instead of failing."""
     if timer["when"] not in ("any", complaint.severity):
         return None
     key = _policy_key(timer["key"])
     if _case_deadlines(complaint, OPEN_STATES).filter(policy_key=key).exists():
         return None
+    if _pending_timers(complaint).filter(key=timer["key"], met_at__isnull=True).exists():
+        return None
+    if not defer:
+        return _begin_timer(complaint, timer, start)
+    try:
+        return _begin_timer(complaint, timer, start)
+    except calendar.CalendarDataMissing as exc:
+        PendingTimer.objects.create(complaint=complaint, key=timer["key"], start_at=start, year=exc.year)
+        return None
+
+
+def _begin_timer(complaint, timer: dict, start) -> Deadline:
+    key = _policy_key(timer["key"])
     amount, unit = timer["amount"], timer["unit"]
     if unit == "same_day":
         local = timezone.localtime(start)
@@ -375,17 +402,19 @@ def _start_timer(complaint, timer: dict, start) -> Deadline | None:
     )
 
 
-def _start_timers(complaint, event: str, at=None) -> None:
+def _start_timers(complaint, event: str, at=None, *, defer: bool = False) -> None:
     at = at or timezone.now()
     for timer in _timers(complaint):
         if timer["start"] == event:
-            _start_timer(complaint, timer, at)
+            _start_timer(complaint, timer, at, defer=defer)
 
 
 def _meet_timers(complaint, met_by: str, at=None) -> None:
-    keys = [_policy_key(t["key"]) for t in _timers(complaint) if t["met_by"] == met_by]
+    timer_keys = [t["key"] for t in _timers(complaint) if t["met_by"] == met_by]
+    keys = [_policy_key(key) for key in timer_keys]
     for deadline in _case_deadlines(complaint, OPEN_STATES).filter(policy_key__in=keys):
         deadlines.deadline_met(deadline, at)
+    _pending_timers(complaint).filter(key__in=timer_keys, met_at__isnull=True).update(met_at=at or timezone.now())
 
 
 def _restart_handling_timers(complaint, at) -> None:
@@ -441,7 +470,14 @@ def _time_barred(snapshot, category: str, incident_at) -> bool:
     if not incident_at or not category:
         return False
     for bar in param(snapshot, "time_bars") or []:
-        if category in bar["categories"] and calendar.add(incident_at, bar["amount"], bar["unit"]) < timezone.now():
+        if category not in bar["categories"]:
+            continue
+        try:
+            limit = calendar.add(incident_at, bar["amount"], bar["unit"])
+        except calendar.CalendarDataMissing:
+            # Intake never fails for lack of holiday data; an undecidable bar leaves the complaint in time.
+            continue
+        if limit < timezone.now():
             return True
     return False
 
@@ -508,10 +544,12 @@ def _new_complaint(snapshot, version, cleaned: dict, **fields) -> Complaint:
 
 
 def _after_register(complaint, actor, request, note: str) -> Complaint:
+    """Starts the registration timers. A timer the calendar cannot compute yet (no holiday data for a
+    year it reaches) does not refuse the complaint: it waits as a PendingTimer, see `timers_start_pending`."""
     at = complaint.created_at
-    _start_timers(complaint, "register", at)
+    _start_timers(complaint, "register", at, defer=True)
     if complaint.severity == Severity.MAJOR:
-        _start_timers(complaint, "major", at)
+        _start_timers(complaint, "major", at, defer=True)
     _refresh_timers(complaint)
     Complaint.objects.filter(pk=complaint.pk).update(
         first_response_due=complaint.first_response_due, resolution_due=complaint.resolution_due, next_due_at=complaint.next_due_at
@@ -521,6 +559,7 @@ def _after_register(complaint, actor, request, note: str) -> Complaint:
                                              "major_reasons": complaint.major_reasons}, request)
     if complaint.severity == Severity.MAJOR:
         _event(complaint, actor, "major", "", reasons=complaint.major_reasons)
+    _report_pending(complaint, actor, list(_pending_timers(complaint)))
     return complaint
 
 
@@ -650,6 +689,7 @@ def complaint_decide(actor, complaint_id, valid: bool, *, expected_version, repl
             # The reply ends the case: every running timer is fulfilled by it.
             for deadline in _case_deadlines(complaint, OPEN_STATES):
                 deadlines.deadline_met(deadline, now)
+            _pending_timers(complaint).filter(met_at__isnull=True).update(met_at=now)
             fields += ["status", "invalid_reason", "malicious", "closed_at", "archive_after"]
             _event(complaint, actor, "decided_invalid", reply, public=True, invalid_reason=invalid_reason, malicious=bool(malicious))
         _commit(complaint, fields)
@@ -1004,6 +1044,7 @@ def complaint_wait_for_complainant(actor, complaint_id, *, note, expected_versio
         now = timezone.now()
         for deadline in _case_deadlines(complaint, [Deadline.State.DUE]):
             deadlines.deadline_pause(deadline, now)
+        _pending_timers(complaint).filter(met_at__isnull=True, paused_at__isnull=True).update(paused_at=now)
         complaint.waiting_since = now
         _event(complaint, actor, "waiting", note, public=True)
         _commit(complaint, ["waiting_since"])
@@ -1023,6 +1064,10 @@ def complaint_resume(actor, complaint_id, *, expected_version, note: str = "", r
         now = timezone.now()
         for deadline in _case_deadlines(complaint, [Deadline.State.PAUSED]):
             deadlines.deadline_resume(deadline, now)
+        for row in _pending_timers(complaint).filter(paused_at__isnull=False, met_at__isnull=True):
+            row.paused_total += max(now - row.paused_at, dt.timedelta(0))
+            row.paused_at = None
+            row.save(update_fields=["paused_total", "paused_at"])
         waited = now - complaint.waiting_since
         complaint.waiting_since = None
         _event(complaint, actor, "resumed", note, public=True, waited_seconds=int(waited.total_seconds()))
@@ -1305,3 +1350,142 @@ def complaints_archive_due(now=None) -> int:
         if count:
             audit.record(None, "complaints.archived", None, {"count": count, "at": now.isoformat()})
     return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Timers waiting for holiday data
+#
+# A complaint is never refused because the working-day calendar lacks a year (CalendarDataMissing):
+# registration keeps each timer it cannot compute as a PendingTimer, tells the calendar managers once,
+# and `timers_start_pending` (job complaints.timers.start_pending, also run as soon as a year is entered)
+# starts them from the registration time once the year is there.
+
+GAP_REMINDER = dt.timedelta(days=1)
+
+
+def calendar_page() -> str:
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        return reverse("kernel:calendar")
+    except NoReverseMatch:
+        return "/kernel/calendar/"
+
+
+def _notify_calendar_gap(year: int) -> int:
+    """Asks the holders of calendar.manage to enter `year`: one notification each, not one per complaint
+    (a holder who still has an unread one, or got one less than a day ago, is not told again)."""
+    from zhidu.org.selectors import roles_with_permission
+
+    ids = set(_user_model().objects.filter(is_active=True, role_id__in=roles_with_permission(perms.CALENDAR_MANAGE))
+              .values_list("pk", flat=True))
+    if not ids:
+        return 0
+    category = f"calendar.missing.{year}"
+    told = Notification.objects.filter(user_id__in=ids, category=category).filter(
+        Q(read_at__isnull=True) | Q(created_at__gte=timezone.now() - GAP_REMINDER)
+    )
+    ids -= set(told.values_list("user_id", flat=True))
+    if not ids:
+        return 0
+    page = calendar_page()
+    title = _("请录入 %(year)s 年节假日安排") % {"year": year}
+    body = _(
+        "投诉的处理时限需要 %(year)s 年的节假日安排才能按工作日计算，已登记为“待计算”，投诉照常受理。请在“节假日日历”页面"
+        "（%(page)s）录入 %(year)s 年的放假与调休安排；录入后，待计算的时限自动从登记时起开始计时。"
+    ) % {"year": year, "page": page}
+    return notify.send(sorted(ids), title, body, link=page, category=category)
+
+
+def _report_pending(complaint, actor, rows: list[PendingTimer]) -> None:
+    """One timeline line per missing year, and the calendar managers told."""
+    by_year: dict[int, list[str]] = {}
+    for row in rows:
+        timer = _timer_by_key(complaint, row.key) or {}
+        by_year.setdefault(row.year, []).append(timer.get("label") or row.key)
+    for year, labels in sorted(by_year.items()):
+        _event(complaint, actor, "timers_pending",
+               _("时限待计算：缺少 %(year)s 年节假日安排（%(timers)s）") % {"year": year, "timers": "、".join(labels)},
+               year=year, timers=[row.key for row in rows if row.year == year])
+        _notify_calendar_gap(year)
+
+
+def _replay_pending(deadline: Deadline, row: PendingTimer) -> None:
+    """Brings a timer started late to where it would be had it started on time: shifted by the time the
+    case waited for the complainant, paused if it still waits, met (late or not) if its step was taken."""
+    if row.paused_total:
+        deadline.due_at += row.paused_total
+        if deadline.next_escalation_at is not None:
+            deadline.next_escalation_at += row.paused_total
+        deadline.paused_total = row.paused_total
+    # The clock ran until the step was taken or the case began waiting, whichever came first.
+    stopped = min((t for t in (row.met_at, row.paused_at) if t is not None), default=None)
+    if stopped is not None and deadline.due_at < stopped:
+        deadline.breached_at = deadline.due_at
+    if row.met_at is not None:
+        deadline.state, deadline.met_at, deadline.next_escalation_at = Deadline.State.MET, row.met_at, None
+    elif deadline.breached_at is not None:
+        deadline.state = Deadline.State.BREACHED
+    elif row.paused_at is not None:
+        deadline.state, deadline.paused_at = Deadline.State.PAUSED, row.paused_at
+    deadline.save(update_fields=["due_at", "next_escalation_at", "paused_total", "breached_at", "state", "met_at", "paused_at"])
+
+
+def _start_pending(complaint_id) -> int:
+    complaint = Complaint.objects.select_for_update().filter(pk=complaint_id).first()
+    if complaint is None:
+        return 0
+    started, still_missing = [], []
+    for row in PendingTimer.objects.select_for_update().filter(complaint_id=complaint_id).order_by("id"):
+        timer = _timer_by_key(complaint, row.key)
+        if timer is None:
+            row.delete()
+            continue
+        try:
+            with transaction.atomic():
+                deadline = _begin_timer(complaint, timer, row.start_at)
+        except calendar.CalendarDataMissing as exc:
+            if exc.year != row.year:  # the year came, but the timer reaches into the next missing one
+                row.year = exc.year
+                row.save(update_fields=["year"])
+                still_missing.append(row)
+            continue
+        except Conflict:
+            # Fulfilled while waiting and started afresh since (a reopened case): the running timer counts.
+            row.delete()
+            continue
+        _replay_pending(deadline, row)
+        row.delete()
+        started.append((timer, deadline))
+    if still_missing:
+        _report_pending(complaint, None, still_missing)
+    if not started:
+        return 0
+    _refresh_timers(complaint)
+    Complaint.objects.filter(pk=complaint.pk).update(
+        first_response_due=complaint.first_response_due, resolution_due=complaint.resolution_due, next_due_at=complaint.next_due_at
+    )
+    due = "；".join(
+        _("%(timer)s应于 %(due)s 前完成") % {"timer": timer.get("label") or timer["key"],
+                                       "due": timezone.localtime(deadline.due_at).strftime("%Y-%m-%d %H:%M")}
+        for timer, deadline in started
+    )
+    _event(complaint, None, "timers_started", _("时限开始计算：%(timers)s") % {"timers": due},
+           timers=[timer["key"] for timer, _deadline in started])
+    _audit(None, "timers_started", complaint, {"timers": {timer["key"]: deadline.due_at.isoformat() for timer, deadline in started}})
+    return len(started)
+
+
+def timers_start_pending(now=None) -> tuple[int, int]:
+    """Starts every pending timer whose missing year the calendar now covers, counted from its original
+    start (the registration time). Reads only the PendingTimer rows of covered years, by the (year,
+    complaint) index; each case in its own transaction. Returns (timers started, timers still pending)."""
+    covered = set(calendar.covered_years())
+    years = [year for year in PendingTimer.objects.order_by().values_list("year", flat=True).distinct() if year in covered]
+    started = 0
+    if years:
+        complaint_ids = list(PendingTimer.objects.filter(year__in=years).order_by("complaint_id").values_list("complaint_id", flat=True).distinct())
+        for complaint_id in complaint_ids:
+            with transaction.atomic():
+                started += _start_pending(complaint_id)
+    return started, PendingTimer.objects.count()

@@ -240,6 +240,7 @@ def case_context(request, detail, bound: dict | None = None) -> dict:
         if action in STEP_FORMS:
             forms[action] = (bound or {}).get(action) or _step_form(action, user, complaint, options)
     approvals = reports.case_approvals(user, detail)
+    pending = reports.pending_timer_rows(complaint)
     return {
         "detail": detail,
         "complaint": complaint,
@@ -247,6 +248,8 @@ def case_context(request, detail, bound: dict | None = None) -> dict:
         "phone": mask("phone", complaint.complainant_phone, user),
         "events": reports.timeline_rows(detail.events),
         "deadlines": reports.deadline_rows(complaint, detail.deadlines),
+        "pending_timers": pending,
+        "calendar_page": services.calendar_page() if pending and user.has_perm_code(perms.CALENDAR_MANAGE) else "",
         "escalation": reports.escalation_summary(complaint, detail.deadlines),
         "approvals": approvals,
         "steps": _steps(forms, bound, complaint),

@@ -13,7 +13,9 @@ import calendar as _stdcalendar
 import csv
 import datetime as dt
 import io
+import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import chinese_calendar
 from chinese_calendar.constants import Holiday
@@ -24,6 +26,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from zhidu.kernel.errors import ApiError, Invalid
+
+log = logging.getLogger(__name__)
 
 UNITS = ("minutes", "hours", "calendar_days", "working_days", "working_hours", "trading_days", "trading_hours", "months")
 
@@ -380,10 +384,31 @@ def _validate_rows(rows, year: int) -> tuple[list[HolidayRow], list[dict]]:
     return valid, errors
 
 
+# fn(year) run after a holiday year is entered and committed: apps that put off work for lack of holiday
+# data (timers that could not be computed) pick it up here.
+_year_entered_callbacks: list[Callable[[int], None]] = []
+
+
+def on_year_entered(callback: Callable[[int], None]) -> Callable[[int], None]:
+    """Registers `callback(year)`, run once each time an admin enters (or replaces) a holiday year, after
+    the import has committed. A failing callback is logged; it never undoes the import."""
+    if callback not in _year_entered_callbacks:
+        _year_entered_callbacks.append(callback)
+    return callback
+
+
+def _year_entered(year: int) -> None:
+    for callback in list(_year_entered_callbacks):
+        try:
+            callback(year)
+        except Exception:  # the year is saved; the deferred work is also retried by its own job
+            log.exception("calendar: callback %r for the entered year %s failed", callback, year)
+
+
 def holiday_year_import(rows, year: int, user, source: str = "", request=None):
     """Enter (or replace) the holiday arrangement of `year` from raw rows as `read_holiday_csv` returns
     them. All rows are checked first; any bad row raises Invalid with details {"rows": [{"row", "errors"}]}
-    and nothing is written. Returns the HolidayYear."""
+    and nothing is written. Once committed, the `on_year_entered` callbacks run. Returns the HolidayYear."""
     from zhidu.kernel import audit
     from zhidu.kernel.models import HolidayDate, HolidayYear
 
@@ -418,6 +443,7 @@ def holiday_year_import(rows, year: int, user, source: str = "", request=None):
             },
             request=request,
         )
+        transaction.on_commit(lambda: _year_entered(year))
     return entry
 
 

@@ -26,6 +26,9 @@ from zhidu.kernel.errors import Conflict, Invalid
 from zhidu.kernel.models import Deadline
 
 CHUNK = 1000
+# A ladder step whose time falls in a year without holiday data is tried again this much later (the
+# admin is told by the calendar error elsewhere; other deadlines' escalations go on meanwhile).
+CALENDAR_RETRY = timedelta(hours=6)
 RELATIVE_NOTIFY = ("owner", "manager")
 _AFTER = re.compile(r"^\s*(-?\d+)\s+([a-z_]+)\s*$")
 
@@ -217,6 +220,23 @@ def _notify_batch(batch: list[Deadline], now) -> int:
     return notify.send_many(messages)
 
 
+def _next_escalation_or_retry(deadline: Deadline, now):
+    try:
+        return _escalation_time(deadline, deadline.escalation_level)
+    except calendar.CalendarDataMissing:
+        return now + CALENDAR_RETRY
+
+
+def _step_is_due(deadline: Deadline, now) -> bool:
+    """Whether the ladder step the deadline is at is due now. A step put off for lack of holiday data is
+    worked out again: still unknown → tried later; known and still ahead → waits for its time."""
+    when = _next_escalation_or_retry(deadline, now)
+    if when is not None and when <= now:
+        return True
+    deadline.next_escalation_at = when
+    return False
+
+
 def sweep(now=None) -> SweepResult:
     """Marks overdue deadlines breached (one indexed UPDATE) and runs every ladder step that is due."""
     now = now or timezone.now()
@@ -234,10 +254,11 @@ def sweep(now=None) -> SweepResult:
             )
             if not batch:
                 break
-            notified += _notify_batch(batch, now)
-            for deadline in batch:
+            due = [deadline for deadline in batch if _step_is_due(deadline, now)]
+            notified += _notify_batch(due, now) if due else 0
+            for deadline in due:
                 deadline.escalation_level += 1
-                deadline.next_escalation_at = _escalation_time(deadline, deadline.escalation_level)
+                deadline.next_escalation_at = _next_escalation_or_retry(deadline, now)
             Deadline.objects.bulk_update(batch, ["escalation_level", "next_escalation_at"])
-            escalated += len(batch)
+            escalated += len(due)
     return SweepResult(breached, escalated, notified)

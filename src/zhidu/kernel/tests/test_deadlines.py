@@ -143,3 +143,30 @@ def test_sweep_breaches_with_one_update(django_assert_max_num_queries):
     # One UPDATE for the breaches, one SELECT for escalations (none here), plus transaction bookkeeping.
     with django_assert_max_num_queries(6):
         assert deadlines.sweep(at(2026, 3, 3, 9)).breached == 50
+
+
+def test_a_ladder_step_in_a_year_without_holidays_waits_without_stalling_the_others(staff):
+    from zhidu.kernel import calendar
+
+    # Due on the last working day of 2026; its third step (one working day later) needs 2027's holidays.
+    year_end = deadlines.deadline_start(("complaints.complaint", 9), "k", at(2026, 12, 31, 9), 1, "hours", SOURCE, ladder=LADDER, title="年末")
+    other = deadlines.deadline_start(("complaints.complaint", 10), "k", at(2026, 12, 30, 9), 1, "hours", SOURCE, ladder=LADDER[:2], title="其他")
+    result = deadlines.sweep(at(2026, 12, 31, 12))
+    assert result.escalated == 4  # both reminders and both breach notices
+    year_end.refresh_from_db()
+    other.refresh_from_db()
+    assert year_end.escalation_level == 2 and year_end.next_escalation_at == at(2026, 12, 31, 12) + deadlines.CALENDAR_RETRY
+    assert other.escalation_level == 2 and other.next_escalation_at is None
+
+    # Still no 2027 data at the retry: nobody is told anything yet.
+    assert deadlines.sweep(at(2026, 12, 31, 19)).escalated == 0
+    assert not Notification.objects.filter(user=staff["director"]).exists()
+
+    admin = get_user_model().objects.create(username="caladmin")
+    calendar.holiday_year_import(calendar.read_holiday_csv("2027-01-01,holiday,元旦\n"), 2027, admin, source="测试")
+    # 2027-01-01 is a holiday, so one working day after 2026-12-31 10:00 is Monday 2027-01-04 10:00.
+    assert deadlines.sweep(at(2027, 1, 1, 9)).escalated == 0
+    year_end.refresh_from_db()
+    assert year_end.next_escalation_at == at(2027, 1, 4, 10)
+    assert deadlines.sweep(at(2027, 1, 4, 10)).escalated == 1
+    assert Notification.objects.filter(user=staff["director"], title="已超时：年末").count() == 1
