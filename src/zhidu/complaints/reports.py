@@ -381,7 +381,6 @@ def _chain_label(step: dict) -> str:
 
 def register_sheet(detail) -> dict:
     """The register form's sections from the case record."""
-    complaint = detail.complaint
     remedies = list(detail.remedies)
     visits = list(detail.return_visits)
     investigations = list(detail.investigations)

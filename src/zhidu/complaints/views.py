@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
+from zhidu.kernel.form_errors import apply_errors
 from zhidu.org import permissions as perms
 
 from . import reports, selectors, services
@@ -51,21 +52,6 @@ FLAG_FILTERS = ("overdue", "mine", "archived")
 def _require(user, code):
     if not user.has_perm_code(code):
         raise PermissionDenied(_("您没有此操作的权限"))
-
-
-def apply_errors(form, exc: ApiError, field_map: dict | None = None) -> None:
-    """A service error's field messages go on the form's fields; the rest become form-wide errors."""
-    field_map = field_map or {}
-    fields = (exc.details or {}).get("fields") or {}
-    placed = False
-    for name, field_messages in fields.items():
-        target = field_map.get(name, name)
-        target = target if target in form.fields else None
-        for message in field_messages if isinstance(field_messages, (list, tuple)) else [field_messages]:
-            form.add_error(target, str(message))
-        placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
 
 
 # ---------------------------------------------------------------- list

@@ -11,10 +11,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from zhidu.kernel.errors import ApiError, Forbidden, Invalid
+from zhidu.kernel.form_errors import apply_errors
 
 from . import ratelimit, reports, selectors, services
 from .forms import PublicComplaintForm, TrackForm
-from .views import apply_errors
+
 
 SESSION_KEY = "complaints_public_receipt"
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from zhidu.kernel import policy
 from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
+from zhidu.kernel.form_errors import apply_errors
 from zhidu.org import permissions as perms
 from zhidu.org import selectors as org_selectors
 
@@ -42,21 +43,6 @@ TIMELINE_PAGE = 30
 def _require(user, code):
     if not user.has_perm_code(code):
         raise PermissionDenied(_("您没有此操作的权限"))
-
-
-def _apply_errors(form, exc: ApiError, field_map: dict | None = None) -> None:
-    """Puts a service error's field messages on the form's fields; the rest become form-wide errors."""
-    field_map = field_map or {}
-    fields = (exc.details or {}).get("fields") or {}
-    placed = False
-    for name, field_messages in fields.items():
-        target = field_map.get(name, name)
-        target = target if target in form.fields else None
-        for message in field_messages if isinstance(field_messages, (list, tuple)) else [field_messages]:
-            form.add_error(target, str(message))
-        placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
 
 
 def _not_found_or_forbidden(exc: ApiError):
@@ -207,7 +193,7 @@ def customer_create(request):
         except Conflict as exc:
             _duplicates_or_error(form, exc, context)
         except Invalid as exc:
-            _apply_errors(form, exc, CONTACT_ERROR_FIELDS)
+            apply_errors(form, exc, CONTACT_ERROR_FIELDS)
         except Forbidden as exc:
             raise PermissionDenied(str(exc.message)) from exc
         else:
@@ -219,7 +205,7 @@ def customer_create(request):
 def _duplicates_or_error(form, exc: Conflict, context: dict) -> None:
     duplicates = (exc.details or {}).get("duplicates")
     if not duplicates:
-        _apply_errors(form, exc)
+        apply_errors(form, exc)
         return
     reasons = {"credit_code": _("统一社会信用代码相同"), "id_number": _("身份证号相同"), "phone": _("联系电话相同"), "name": _("名称相近")}
     context["duplicates"] = [
@@ -256,7 +242,7 @@ def customer_edit(request, pk: int):
             else:
                 _duplicates_or_error(form, exc, context)
         except Invalid as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         except (NotFound, Forbidden) as exc:
             _not_found_or_forbidden(exc)
         else:
@@ -318,7 +304,7 @@ def _detail_form_post(request, pk: int, form, save, done_message):
         try:
             save(form.cleaned_data)
         except Invalid as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         except (NotFound, Forbidden) as exc:
             _not_found_or_forbidden(exc)
         else:
@@ -390,7 +376,7 @@ def customer_transfer(request, pk: int):
         try:
             services.customer_transfer(user, customer.pk, form.cleaned_data["to_owner"], form.cleaned_data["reason"])
         except Invalid as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         except (NotFound, Forbidden) as exc:
             _not_found_or_forbidden(exc)
         else:
@@ -413,7 +399,7 @@ def customers_handover(request):
         try:
             handover = services.customers_handover(user, form.cleaned_data["from_user"], [form.cleaned_data["to_owner"]], form.cleaned_data["reason"])
         except Invalid as exc:
-            _apply_errors(form, exc, {"to_users": "to_owner"})
+            apply_errors(form, exc, {"to_users": "to_owner"})
         except Forbidden as exc:
             raise PermissionDenied(str(exc.message)) from exc
         else:
@@ -448,7 +434,7 @@ def access_request(request, pk: int):
             if exc.code == "not_needed":
                 messages.info(request, str(exc.message))
                 return redirect("customers:detail", pk=pk)
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         except Conflict as exc:
             form.add_error(None, str(exc.message))
         except NotFound:
