@@ -20,4 +20,5 @@ urlpatterns = [
     path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
     path("customers/<int:customer_id>/metrics/", views.customer_metrics, name="customer_metrics"),
     path("customers/<int:customer_id>/change/", views.customer_change, name="customer_change"),
+    path("customers/<int:customer_id>/visits/<int:task_id>/done/", views.visit_done, name="visit_done"),
 ]

@@ -261,6 +261,18 @@ def customer_change(request, customer_id):
 
 
 @login_required
+@require_POST
+def visit_done(request, customer_id, task_id):
+    """A visit to the customer was made: closes the task; the next one follows the grade's frequency."""
+    try:
+        _done, following = services.visit_done(request.user, task_id, note=request.POST.get("note", ""), request=request)
+        messages.success(request, _("拜访已登记") + (_("；下次拜访：%(due)s") % {"due": following.due_on.isoformat()} if following else ""))
+    except ApiError as exc:
+        _fail(request, exc)
+    return redirect("grading:customer", customer_id=customer_id)
+
+
+@login_required
 def export_grades(request):
     """All graded customers the user may see, with grade, rank, score and product (XLSX, audited)."""
     user = request.user
