@@ -29,12 +29,16 @@ def staff():
         "director": User.objects.create(username="director", role=director),
     }
     # The owning app says who "owner" and "manager" of a complaint are, for many complaints at once.
+    installed = deadlines._resolvers.get("complaints.complaint")
     deadlines.register_resolver(
         "complaints.complaint",
         lambda who, ids: {target_id: [users["owner" if who == "owner" else "manager"].pk] for target_id in ids},
     )
     yield users
-    deadlines._resolvers.pop("complaints.complaint", None)
+    if installed is None:
+        deadlines._resolvers.pop("complaints.complaint", None)
+    else:
+        deadlines.register_resolver("complaints.complaint", installed)
 
 
 LADDER = [
