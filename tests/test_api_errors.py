@@ -239,6 +239,36 @@ def test_openapi_schema_loads(people):
     assert set(error["required"]) == {"code", "message", "details"}
 
 
+def test_openapi_schema_names_are_unique():
+    """The schema's components are keyed by class name alone: two bodies of one name would leave one of
+    them documented with the other's fields."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from zhidu.api import api
+
+    owners: dict[str, set[str]] = {}
+    seen: set[type] = set()
+
+    def walk(annotation):
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and annotation not in seen:
+            seen.add(annotation)
+            owners.setdefault(annotation.__name__, set()).add(f"{annotation.__module__}.{annotation.__qualname__}")
+            for field in annotation.model_fields.values():
+                walk(field.annotation)
+        for argument in typing.get_args(annotation):
+            walk(argument)
+
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                for model in [*operation.models, *(operation.response_models or {}).values()]:
+                    walk(model)
+    shared = {name: sorted(classes) for name, classes in owners.items() if len(classes) > 1}
+    assert not shared, shared
+
+
 def test_docs_page_loads_everything_from_our_own_static_files(people):
     response = Client().get(f"{API}/docs")
     assert response.status_code == 200

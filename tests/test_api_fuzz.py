@@ -83,7 +83,84 @@ def fuzz_world(db, tmp_path, settings, _keep_test_connection):
             confirm_duplicates=True,
         )
         services.document_add(gm, customer.pk, f"合同{i}", ContentFile(b"%PDF-1.4 test", name=f"contract-{i}.pdf"), secret_level=level)
+    _new_modules_world(gm, seller, tmp_path)
     return {"token": token_create(gm), "user": gm}
+
+
+# The base pack plus an admission checklist for enterprises, so that admission has an application to work on.
+FUZZ_PACK = """
+name: fuzz-world
+title: 模糊测试制度包
+extends: base
+apps: [customers, admission]
+parameters:
+  admission.checklists:
+    source: fuzz
+    value:
+      - key: fuzz_enterprise
+        label: 企业准入
+        customer_types: [enterprise]
+        source: fuzz
+        items:
+          - {key: licence, label: 营业执照有效, source: fuzz}
+          - {key: attitude, label: 合作态度积极, source: fuzz, evidence_required: false}
+        stages:
+          - {key: general, label: 一般调查, source: fuzz}
+        report_fields:
+          - {key: trade_reason, label: 交易理由, source: fuzz}
+        approval_chain: [{role: general_manager, label: 总经理}]
+        approval_source: fuzz
+        setup_steps:
+          - {key: contract, label: 签订合同, source: fuzz}
+"""
+
+
+def _new_modules_world(gm, seller, tmp_path):
+    """A record or two of each newer module (complaints, grading, credit, admission and the blacklist),
+    made through their services, so that generated ids also hit real rows."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import timezone
+
+    from zhidu.admission import services as admission
+    from zhidu.complaints import services as complaints
+    from zhidu.credit import services as credit
+    from zhidu.customers.models import Customer
+    from zhidu.grading import scheme
+    from zhidu.grading import services as grading
+    from zhidu.kernel import policy
+
+    pack_file = tmp_path / "fuzz-world.yaml"
+    pack_file.write_text(FUZZ_PACK, encoding="utf-8")
+    policy.apply(pack_file, user=gm)
+    policy.clear_cache()
+
+    first, second, third = Customer.objects.order_by("pk")[:3]
+    # complaints: one just registered, one decided, assigned and investigated with a plan awaiting approval
+    intake = {"complainant_name": "投诉人", "complainant_phone": "13912345678", "subject": "服务态度", "content": "服务人员态度不好", "channel": "phone"}
+    complaints.complaint_register(gm, {**intake, "customer": first.pk})
+    case = complaints.complaint_register(gm, {**intake, "customer": second.pk, "subject": "维修延误"})
+    case = complaints.complaint_decide(gm, case.pk, True, expected_version=case.version)
+    case = complaints.complaint_assign(gm, case.pk, department=seller.department_id, owner=seller.pk, expected_version=case.version)
+    complaints.complaint_investigate(gm, case.pk, cause="排班不足", responsible_user=seller.pk, expected_version=case.version)
+    case.refresh_from_db()
+    complaints.complaint_propose_remedy(gm, case.pk, description="上门道歉并补偿", compensation="200", expected_version=case.version)
+    # grading: a grade, metrics and a grade change awaiting approval
+    grades = scheme.grades()
+    grading.metrics_set(gm, first.pk, {"sales_amount": "120", "bed_count": 50, "product": "假肢"})
+    grading.grade_assign(first.pk, grades[-1].key, actor=gm, reason="准入定级", citation="")
+    grading.grade_change_propose(gm, first.pk, grades[0].key, reason="业务量增长")
+    # credit: an account with terms, an order waiting for credit approval and a receivable
+    credit.credit_terms_set(gm, first.pk, grade="A", credit_limit="0", payment_term_days=0, reason="信用调查良好")
+    credit.order_create(gm, first.pk, {"reference": "SO-1", "product": "膝关节", "quantity": "2", "unit_price": "3500"})
+    credit.receivable_create(gm, first.pk, {"reference": "INV-1", "amount": "800"})
+    # admission: an application with evidence and an investigation; a company listing with a re-entry request
+    application = admission.application_create(gm, {"customer_type": "enterprise", "name": "模糊测试候选企业", "credit_code": "91110000802100433B",
+                                                    "answers": {"trade_reason": "扩大供货"}})
+    admission.item_check(gm, application.pk, "licence", True, "已核实")
+    admission.evidence_add(gm, application.pk, "licence", "营业执照", SimpleUploadedFile("licence.pdf", b"%PDF-1.4 test", content_type="application/pdf"))
+    admission.investigation_record(gm, application.pk, "general", {"conducted_on": timezone.localdate(), "investigators": "调查员", "findings": "经营正常", "conclusion": "pass"})
+    entry = admission.blacklist_add(gm, third.pk, "company", "严重违约")
+    admission.reentry_request(gm, entry.pk, "已整改，符合准入条件")
 
 
 def _load_schema():

@@ -86,7 +86,11 @@ def _bad_json_value(value) -> bool:
 def _unstorable_text(request) -> str | None:
     """Where the request carries a NUL character or a lone surrogate (PostgreSQL refuses the first, every
     UTF-8 encoder the second): "query", "header", "body", or None."""
-    if any(_bad_text(key) or any(_bad_text(v) for v in values) for key, values in request.GET.lists()):
+    try:
+        query = list(request.GET.lists())
+    except SuspiciousOperation:
+        query = []  # too many fields: the operation meets the same error and answers it
+    if any(_bad_text(key) or any(_bad_text(v) for v in values) for key, values in query):
         return "query"
     if any(_bad_text(value) for value in request.headers.values()):
         return "header"

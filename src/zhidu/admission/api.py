@@ -13,7 +13,8 @@ from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from zhidu.kernel.errors import ERROR_RESPONSES, NotFound
+from zhidu.customers.schemas import Ref
+from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.idempotency import idempotent
 from zhidu.kernel.uploads import declared_size_limited
 
@@ -27,14 +28,11 @@ BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
 Text = Annotated[str, Field(max_length=4000)]
 ShortText = Annotated[str, Field(max_length=300)]
 Key = Annotated[str, Field(max_length=40)]
+Version = Annotated[int, Field(ge=1, le=2**31, strict=True)]
+Answers = Annotated[dict[Key, Text], Field(max_length=100)]
 
 
 # ---------------------------------------------------------------- schemas
-
-
-class Ref(Schema):
-    id: int
-    name: str
 
 
 class ApplicationIn(Schema):
@@ -49,12 +47,12 @@ class ApplicationIn(Schema):
     contact_name: ShortText = ""
     contact_phone: ShortText = ""
     note: Text = ""
-    answers: dict[Key, Text] = {}
+    answers: Answers = {}
     department: BodyId | None = None
 
 
 class ApplicationPatch(Schema):
-    version: int
+    version: Version
     customer_type: Key | None = None
     name: ShortText | None = None
     credit_code: ShortText | None = None
@@ -66,16 +64,16 @@ class ApplicationPatch(Schema):
     contact_name: ShortText | None = None
     contact_phone: ShortText | None = None
     note: Text | None = None
-    answers: dict[Key, Text] | None = None
+    answers: Answers | None = None
 
 
 class ItemIn(Schema):
     met: bool | None
     note: ShortText = ""
-    version: int | None = None
+    version: Version | None = None
 
 
-class InvestigationIn(Schema):
+class AdmissionInvestigationIn(Schema):
     conducted_on: dt.date
     investigators: ShortText
     findings: Text
@@ -83,16 +81,16 @@ class InvestigationIn(Schema):
 
 
 class SubmitIn(Schema):
-    version: int | None = None
+    version: Version | None = None
 
 
 class DecisionIn(Schema):
     approve: bool
-    reasons: list[ShortText] = []
-    version: int | None = None
+    reasons: Annotated[list[ShortText], Field(max_length=50)] = []
+    version: Version | None = None
 
 
-class ReasonIn(Schema):
+class WithdrawIn(Schema):
     reason: Text = ""
 
 
@@ -108,7 +106,7 @@ class EvidenceOut(Schema):
     download_url: str
 
 
-class ItemOut(Schema):
+class ChecklistItemOut(Schema):
     key: str
     label: str
     source: str
@@ -119,7 +117,7 @@ class ItemOut(Schema):
     evidence: list[EvidenceOut]
 
 
-class InvestigationOut(Schema):
+class AdmissionInvestigationOut(Schema):
     id: int
     stage: str
     stage_label: str
@@ -179,8 +177,8 @@ class ApplicationOut(ApplicationRow):
     approval_id: int | None
     previous_id: int | None
     rejection_reasons: list[str]
-    items: list[ItemOut]
-    investigations: list[InvestigationOut]
+    items: list[ChecklistItemOut]
+    investigations: list[AdmissionInvestigationOut]
     setup_steps: list[SetupOut]
     missing: list[MissingOut]
 
@@ -200,7 +198,7 @@ class BlacklistIn(Schema):
 
 class LiftIn(Schema):
     reason: Text
-    version: int | None = None
+    version: Version | None = None
 
 
 class ReentryIn(Schema):
@@ -243,7 +241,7 @@ class ReentryOut(Schema):
     decision_comment: str
 
 
-class ReportRow(Schema):
+class BlacklistReportRow(Schema):
     scope: str
     department_id: int | None
     label: str
@@ -254,9 +252,9 @@ class ReportRow(Schema):
     ending_soon: int
 
 
-class ReportOut(Schema):
+class BlacklistReportOut(Schema):
     as_of: dt.date
-    lists: list[ReportRow]
+    lists: list[BlacklistReportRow]
     totals: dict[str, int]
 
 
@@ -413,7 +411,7 @@ def evidence_download(request, application_id: Id = Path(...), evidence_id: Id =
 
 
 @router.post("/applications/{application_id}/investigations/{stage}", response={201: ApplicationOut, **ERRORS}, summary="Record an investigation stage")
-def investigation_record(request, payload: InvestigationIn, application_id: Id = Path(...), stage: Key = Path(...)):
+def investigation_record(request, payload: AdmissionInvestigationIn, application_id: Id = Path(...), stage: Key = Path(...)):
     user = _user(request)
     services.investigation_record(user, application_id, stage, payload.model_dump(), request=request)
     return Status(201, _detail(user, application_id))
@@ -434,7 +432,7 @@ def application_decide(request, payload: DecisionIn, application_id: Id = Path(.
 
 
 @router.post("/applications/{application_id}/withdraw", response={200: ApplicationOut, **ERRORS}, summary="Withdraw my application")
-def application_withdraw(request, payload: ReasonIn, application_id: Id = Path(...)):
+def application_withdraw(request, payload: WithdrawIn, application_id: Id = Path(...)):
     user = _user(request)
     services.application_withdraw(user, application_id, payload.reason, request=request)
     return _detail(user, application_id)
@@ -483,7 +481,7 @@ def blacklist_add(request, payload: BlacklistIn):
     return Status(201, _entry_out(selectors.blacklist_entry_get(user, entry.pk)))
 
 
-@router.get("/blacklist/report", response={200: ReportOut, **ERRORS}, summary="Blacklist report per list")
+@router.get("/blacklist/report", response={200: BlacklistReportOut, **ERRORS}, summary="Blacklist report per list")
 def blacklist_report(request):
     user = _user(request)
     selectors.require_view(user)
@@ -503,8 +501,6 @@ def blacklist_export(
 @router.get("/blacklist/check/{customer_id}", response={200: CheckOut, **ERRORS}, summary="Whether a customer may do business in a department")
 def blacklist_check(request, customer_id: Id = Path(...), department: Id | None = None):
     from zhidu.customers.selectors import customers_visible
-
-    from zhidu.kernel.errors import Forbidden
 
     user = _user(request)
     selectors.require_view(user)

@@ -16,14 +16,14 @@ from zhidu.org import permissions as perms
 from . import selectors, services
 from .schemas import (
     ApprovalDecisionIn,
-    ApprovalOut,
     AssignIn,
     ClassifyIn,
     CloseIn,
+    ComplaintApprovalOut,
+    ComplaintDecideIn,
     ComplaintIn,
     ComplaintOut,
     ComplaintPage,
-    DecideIn,
     ExtensionIn,
     Id,
     InformIn,
@@ -35,8 +35,8 @@ from .schemas import (
     PenaltyPage,
     PublicComplaintIn,
     PublicCreatedOut,
-    ReasonIn,
     RemedyIn,
+    ReopenIn,
     ReportIn,
     ReturnVisitIn,
     TrackOut,
@@ -236,7 +236,7 @@ def penalties_mine(request, cursor: Id | None = None, limit: int = Query(50, ge=
     return {"items": [_penalty_out(p) for p in page.items], "next_cursor": page.next_cursor}
 
 
-@router.post("/approvals/{approval_id}/decide", response={200: ApprovalOut, **ERRORS},
+@router.post("/approvals/{approval_id}/decide", response={200: ComplaintApprovalOut, **ERRORS},
              summary="Decide a remedy plan, extension or penalty approval (the person complained about may not)")
 def approval_decide(request, payload: ApprovalDecisionIn, approval_id: Id = Path(...)):
     approval = services.approval_decide(_user(request), approval_id, payload.approve, comment=payload.comment,
@@ -279,7 +279,7 @@ def _act(request, complaint_id, fn, **kwargs):
 
 
 @router.post("/{complaint_id}/decide", response={200: ComplaintOut, **ERRORS}, summary="Decide whether the complaint stands")
-def complaint_decide(request, payload: DecideIn, complaint_id: Id = Path(...)):
+def complaint_decide(request, payload: ComplaintDecideIn, complaint_id: Id = Path(...)):
     data = payload.model_dump(exclude={"version", "valid"})
     return _act(request, complaint_id, lambda u, i, **kw: services.complaint_decide(u, i, payload.valid, **kw),
                 expected_version=payload.version, **data)
@@ -324,7 +324,7 @@ def complaint_return_visit(request, payload: ReturnVisitIn, complaint_id: Id = P
 
 
 @router.post("/{complaint_id}/reopen", response={200: ComplaintOut, **ERRORS}, summary="Handle the case again")
-def complaint_reopen(request, payload: ReasonIn, complaint_id: Id = Path(...)):
+def complaint_reopen(request, payload: ReopenIn, complaint_id: Id = Path(...)):
     return _act(request, complaint_id, services.complaint_reopen, expected_version=payload.version, reason=payload.reason)
 
 

@@ -8,17 +8,14 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import Field
 
+from zhidu.customers.schemas import Ref
+
 Text = Annotated[str, Field(max_length=6000)]
 ShortText = Annotated[str, Field(max_length=300)]
 Key = Annotated[str, Field(max_length=40)]
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
 Version = Annotated[int, Field(ge=1, le=2**31, strict=True)]
-
-
-class Ref(Schema):
-    id: int
-    name: str
 
 
 class ComplaintIn(Schema):
@@ -56,7 +53,7 @@ class Versioned(Schema):
     version: Version
 
 
-class DecideIn(Versioned):
+class ComplaintDecideIn(Versioned):
     valid: bool
     reply_text: Text = ""
     invalid_reason: Key = ""
@@ -110,7 +107,7 @@ class ReturnVisitIn(Versioned):
     note: Text = ""
 
 
-class ReasonIn(Versioned):
+class ReopenIn(Versioned):
     reason: Text
 
 
@@ -203,7 +200,7 @@ class DeadlineOut(Schema):
     source: str
 
 
-class InvestigationOut(Schema):
+class ComplaintInvestigationOut(Schema):
     id: int
     round: int
     cause: str
@@ -302,14 +299,14 @@ class ComplaintOut(ComplaintRow):
     actions: list[str]
     deadlines: list[DeadlineOut]
     events: list[EventOut]
-    investigations: list[InvestigationOut]
+    investigations: list[ComplaintInvestigationOut]
     remedies: list[RemedyOut]
     return_visits: list[ReturnVisitOut]
     extensions: list[ExtensionOut]
     penalties: list[PenaltyOut]
 
 
-class ApprovalOut(Schema):
+class ComplaintApprovalOut(Schema):
     id: int
     kind: str
     state: str

@@ -30,7 +30,8 @@ Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Text = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=5000)]
 Ref = Annotated[str, Field(max_length=100)]
-Money = Annotated[str, Field(max_length=40)] | int | float
+# In JSON bodies a number must be a number (`true` is not an amount of 1); the services check the range.
+Money = Annotated[str, Field(max_length=40)] | Annotated[int, Field(strict=True)] | Annotated[float, Field(strict=True)]
 GradeKey = Annotated[str, Field(max_length=10)]
 
 
@@ -141,7 +142,7 @@ class DeliverIn(Schema):
     delivered_on: dt.date | None = None
 
 
-class ReasonIn(Schema):
+class CreditReasonIn(Schema):
     reason: Text
 
 
@@ -178,7 +179,7 @@ class MeasureOut(Schema):
     instructed_by: str
 
 
-class InvestigationIn(Schema):
+class CreditInvestigationIn(Schema):
     channel: Literal[tuple(InvestigationChannel.values)]  # type: ignore[valid-type]
     summary: LongText
     kind: Literal["periodic", "emergency"] = "periodic"
@@ -186,7 +187,7 @@ class InvestigationIn(Schema):
     grade_after: GradeKey = ""
 
 
-class InvestigationOut(Schema):
+class CreditInvestigationOut(Schema):
     id: int
     customer: int
     kind: str
@@ -198,7 +199,7 @@ class InvestigationOut(Schema):
     next_investigation_on: dt.date | None
 
 
-class ChangeIn(Schema):
+class RegistrationChangeIn(Schema):
     kind: Literal[tuple(ChangeKind.values)]  # type: ignore[valid-type]
     description: Text
     changed_on: dt.date
@@ -209,7 +210,7 @@ class ReportedIn(Schema):
     reported_on: dt.date | None = None
 
 
-class ChangeOut(Schema):
+class RegistrationChangeOut(Schema):
     id: int
     customer: int
     kind: str
@@ -221,12 +222,12 @@ class ChangeOut(Schema):
     source: str
 
 
-class ChangePage(Schema):
-    items: list[ChangeOut]
+class RegistrationChangePage(Schema):
+    items: list[RegistrationChangeOut]
     next_cursor: int | None
 
 
-class GradeOut(Schema):
+class CreditGradeOut(Schema):
     key: str
     label: str
     label_en: str
@@ -240,12 +241,12 @@ class GradeOut(Schema):
 
 
 class GradesOut(Schema):
-    grades: list[GradeOut]
+    grades: list[CreditGradeOut]
     source: str
     missing_parameters: list[dict]
 
 
-class ReportOut(Schema):
+class ExposureReportOut(Schema):
     by_grade: list[dict]
     by_trade: list[dict]
     overdue_receivables: int
@@ -396,7 +397,7 @@ def trade_stop(request, payload: StopIn, customer_id: Id = Path(...)):
 
 
 @router.post("/customers/{customer_id}/trade/resume", response={200: AccountOut, **ERRORS}, summary="Resume trade")
-def trade_resume(request, payload: ReasonIn, customer_id: Id = Path(...)):
+def trade_resume(request, payload: CreditReasonIn, customer_id: Id = Path(...)):
     user = _user(request)
     services.trade_resume(user, customer_id, payload.reason, request=request)
     return _account_of(user, customer_id)
@@ -409,9 +410,9 @@ def measure_record(request, payload: MeasureIn, customer_id: Id = Path(...)):
     return Status(201, {"id": m.pk, "customer": m.customer_id, "kind": m.kind, "detail": m.detail, "amount": str(m.amount) if m.amount is not None else None, "instructed_by": m.instructed_by})
 
 
-@router.post("/customers/{customer_id}/investigations", response={201: InvestigationOut, **ERRORS}, summary="Record a credit investigation")
+@router.post("/customers/{customer_id}/investigations", response={201: CreditInvestigationOut, **ERRORS}, summary="Record a credit investigation")
 @idempotent
-def investigation_record(request, payload: InvestigationIn, customer_id: Id = Path(...)):
+def investigation_record(request, payload: CreditInvestigationIn, customer_id: Id = Path(...)):
     user = _user(request)
     inv = services.investigation_record(user, customer_id, payload.model_dump(), request=request)
     from .models import CreditAccount
@@ -455,7 +456,7 @@ def order_deliver(request, payload: DeliverIn, order_id: Id = Path(...)):
 
 
 @router.post("/orders/{order_id}/cancel", response={200: OrderOut, **ERRORS}, summary="Cancel an accepted or pending order")
-def order_cancel(request, payload: ReasonIn, order_id: Id = Path(...)):
+def order_cancel(request, payload: CreditReasonIn, order_id: Id = Path(...)):
     return _order_out(services.order_cancel(_user(request), order_id, payload.reason, request=request))
 
 
@@ -487,14 +488,14 @@ def receivable_pay(request, payload: PaymentIn, receivable_id: Id = Path(...)):
 # ---------------------------------------------------------------- registration changes
 
 
-@router.post("/customers/{customer_id}/registration-changes", response={201: ChangeOut, **ERRORS}, summary="Record a business-registration change")
+@router.post("/customers/{customer_id}/registration-changes", response={201: RegistrationChangeOut, **ERRORS}, summary="Record a business-registration change")
 @idempotent
-def change_record(request, payload: ChangeIn, customer_id: Id = Path(...)):
+def change_record(request, payload: RegistrationChangeIn, customer_id: Id = Path(...)):
     change = services.registration_change_record(_user(request), customer_id, payload.model_dump(), request=request)
     return Status(201, _change_out(change))
 
 
-@router.get("/registration-changes", response={200: ChangePage, **ERRORS}, summary="Business-registration changes, newest first")
+@router.get("/registration-changes", response={200: RegistrationChangePage, **ERRORS}, summary="Business-registration changes, newest first")
 def change_list(request, open_only: bool = False, cursor: Id | None = None, limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT)):
     user = _user(request)
     _require_view(user)
@@ -502,7 +503,7 @@ def change_list(request, open_only: bool = False, cursor: Id | None = None, limi
     return {"items": [_change_out(c) for c in page.items], "next_cursor": page.next_cursor}
 
 
-@router.post("/registration-changes/{change_id}/reported", response={200: ChangeOut, **ERRORS}, summary="The customer's report was received")
+@router.post("/registration-changes/{change_id}/reported", response={200: RegistrationChangeOut, **ERRORS}, summary="The customer's report was received")
 def change_reported(request, payload: ReportedIn, change_id: Id = Path(...)):
     return _change_out(services.registration_change_reported(_user(request), change_id, payload.reported_on, request=request))
 
@@ -510,7 +511,7 @@ def change_reported(request, payload: ReportedIn, change_id: Id = Path(...)):
 # ---------------------------------------------------------------- reports, exports, imports
 
 
-@router.get("/reports/exposure", response={200: ReportOut, **ERRORS}, summary="Exposure and overdue by grade and trade state")
+@router.get("/reports/exposure", response={200: ExposureReportOut, **ERRORS}, summary="Exposure and overdue by grade and trade state")
 def report_exposure(request):
     user = _user(request)
     _require_view(user)

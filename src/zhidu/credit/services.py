@@ -52,6 +52,10 @@ REGISTRATION_TARGET = "credit.registrationchange"
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("99999999999999.99")
 REASON_MAX = 500
+# Dates a record may carry: due dates are computed from them (up to 3650 days of payment term), so they
+# must stay well inside the calendar.
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2999, 12, 31)
 SEED = "004_cc91618456447404.txt 篇3"
 CITES = {
     "over_limit": f"{SEED} 第7条 L130",
@@ -149,14 +153,20 @@ def _date(value, field: str, errors: dict, *, default=None) -> dt.date | None:
         errors.setdefault(field, []).append(_("必填"))
         return None
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        errors.setdefault(field, []).append(_("日期格式应为 YYYY-MM-DD"))
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            errors.setdefault(field, []).append(_("日期格式应为 YYYY-MM-DD"))
+            return None
+    if not DATE_MIN <= day <= DATE_MAX:
+        errors.setdefault(field, []).append(
+            _("日期应在 %(min)s 至 %(max)s 之间") % {"min": DATE_MIN.isoformat(), "max": DATE_MAX.isoformat()})
         return None
+    return day
 
 
 def _text(value, field: str, errors: dict, *, limit: int, required: bool = True) -> str:

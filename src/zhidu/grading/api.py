@@ -4,10 +4,12 @@ progress. Thin: services and selectors do the work; errors come out as {code, me
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from ninja import Query, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
+from pydantic import Field
 
+from zhidu.customers.schemas import BodyId, Id
 from zhidu.kernel.errors import ERROR_RESPONSES
 from zhidu.kernel.idempotency import idempotent
 
@@ -17,12 +19,18 @@ from .policy import SCHEMA
 router = Router(tags=["grading"])
 ERRORS = ERROR_RESPONSES
 
+Text = Annotated[str, Field(max_length=1000)]
+ShortText = Annotated[str, Field(max_length=300)]
+GradeKey = Annotated[str, Field(max_length=40)]
+Number = Annotated[int, Field(ge=0, le=10_000_000, strict=True)]
+Version = Annotated[int, Field(ge=1, le=2**31, strict=True)]
+
 
 def _user(request):
     return request.auth
 
 
-class GradeOut(Schema):
+class GradingGradeOut(Schema):
     grade: str
     label: str
     priority_rank: int | None
@@ -64,16 +72,16 @@ class SchemeOut(Schema):
 class MetricsIn(Schema):
     sales_amount: Decimal | None = None
     sales_growth: Decimal | None = None
-    bed_count: int | None = None
-    hospital_level: int | None = None
-    overdue_count: int | None = None
+    bed_count: Number | None = None
+    hospital_level: Number | None = None
+    overdue_count: Number | None = None
     evaluation_score: Decimal | None = None
-    nature: str | None = None
-    size: str | None = None
-    product: str | None = None
+    nature: ShortText | None = None
+    size: ShortText | None = None
+    product: ShortText | None = None
     business_since: dt.date | None = None
-    note: str | None = None
-    expected_version: int | None = None
+    note: Text | None = None
+    expected_version: Version | None = None
 
 
 class MetricsOut(Schema):
@@ -109,26 +117,26 @@ class HistoryOut(Schema):
 class CustomerGradingOut(Schema):
     customer_id: int
     name: str
-    grade: GradeOut | None
+    grade: GradingGradeOut | None
     metrics: MetricsOut | None
     history: list[HistoryOut]
 
 
-class AssignIn(Schema):
-    grade: str
-    reason: str
-    citation: str = ""
-    evidence: str = ""
+class GradeAssignIn(Schema):
+    grade: GradeKey
+    reason: Text
+    citation: Text = ""
+    evidence: Text = ""
 
 
-class ChangeIn(Schema):
-    to_grade: str
-    reason: str
-    evidence: str = ""
-    citation: str = ""
+class GradeChangeIn(Schema):
+    to_grade: GradeKey
+    reason: Text
+    evidence: Text = ""
+    citation: Text = ""
 
 
-class ChangeOut(Schema):
+class GradeChangeOut(Schema):
     id: int
     customer_id: int
     from_grade: str
@@ -142,9 +150,9 @@ class ChangeOut(Schema):
     due_at: dt.datetime | None
 
 
-class ReviewIn(Schema):
-    department: int | None = None
-    title: str = ""
+class GradingReviewIn(Schema):
+    department: BodyId | None = None
+    title: ShortText = ""
 
 
 class ReviewOut(Schema):
@@ -166,7 +174,7 @@ class ReviewPage(Schema):
     next_cursor: int | None
 
 
-class ItemOut(Schema):
+class ReviewItemOut(Schema):
     id: int
     customer_id: int
     customer_name: str
@@ -181,19 +189,19 @@ class ItemOut(Schema):
     evidence: str
 
 
-class ItemPage(Schema):
-    items: list[ItemOut]
+class ReviewItemPage(Schema):
+    items: list[ReviewItemOut]
     next_cursor: int | None
 
 
-class ItemPatch(Schema):
+class ReviewItemPatch(Schema):
     excluded: bool | None = None
-    evidence: str | None = None
-    expected_version: int | None = None
+    evidence: Text | None = None
+    expected_version: Version | None = None
 
 
 class VersionIn(Schema):
-    expected_version: int | None = None
+    expected_version: Version | None = None
 
 
 class DistributionCell(Schema):
@@ -271,7 +279,7 @@ def scheme_get(request):
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerGradingOut, **ERRORS}, summary="A customer's grade, metrics and grade history")
-def customer_grading(request, customer_id: int):
+def customer_grading(request, customer_id: Id = Path(...)):
     data = selectors.customer_grading(_user(request), customer_id)
     return {"customer_id": data.customer.pk, "name": data.customer.name, "grade": data.grade, "metrics": _metrics(data.metrics),
             "history": [{"id": h.pk, "from_grade": h.from_grade, "to_grade": h.to_grade, "reason": h.reason, "evidence": h.evidence,
@@ -280,64 +288,70 @@ def customer_grading(request, customer_id: int):
 
 
 @router.put("/customers/{customer_id}/metrics", response={200: MetricsOut, **ERRORS}, summary="Record a customer's evaluation metrics (409 when `expected_version` is stale)")
-def metrics_put(request, customer_id: int, payload: MetricsIn):
+def metrics_put(request, payload: MetricsIn, customer_id: Id = Path(...)):
     data = payload.model_dump(exclude={"expected_version"}, exclude_unset=True)
     row = services.metrics_set(_user(request), customer_id, data, expected_version=payload.expected_version, request=request)
     return _metrics(row)
 
 
-@router.post("/customers/{customer_id}/grade", response={200: GradeOut, **ERRORS}, summary="Assign a grade directly (quotas apply)")
-def grade_assign(request, customer_id: int, payload: AssignIn):
+@router.post("/customers/{customer_id}/grade", response={200: GradingGradeOut, **ERRORS}, summary="Assign a grade directly (quotas apply)")
+def grade_assign(request, payload: GradeAssignIn, customer_id: Id = Path(...)):
     return services.grade_assign(customer_id, payload.grade, actor=_user(request), reason=payload.reason, citation=payload.citation,
                                  evidence=payload.evidence, request=request)
 
 
-@router.post("/customers/{customer_id}/changes", response={201: ChangeOut, **ERRORS}, summary="Propose an upgrade or downgrade (Idempotency-Key honoured)")
+@router.post("/customers/{customer_id}/changes", response={201: GradeChangeOut, **ERRORS}, summary="Propose an upgrade or downgrade (Idempotency-Key honoured)")
 @idempotent
-def change_propose(request, customer_id: int, payload: ChangeIn):
+def change_propose(request, payload: GradeChangeIn, customer_id: Id = Path(...)):
     change = services.grade_change_propose(_user(request), customer_id, payload.to_grade, reason=payload.reason,
                                            evidence=payload.evidence, citation=payload.citation, request=request)
     return Status(201, _change(change))
 
 
 @router.get("/reviews", response={200: ReviewPage, **ERRORS}, summary="Reviews, newest first (keyset: pass next_cursor as after)")
-def review_list(request, after: int | None = None, limit: int = 50):
+def review_list(request, after: Id | None = None, limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT)):
     rows, cursor = selectors.review_list(_user(request), after=after, limit=limit)
     return {"items": [_review(r) for r in rows], "next_cursor": cursor}
 
 
 @router.post("/reviews", response={201: ReviewOut, **ERRORS}, summary="Start a review: proposals computed set-based (Idempotency-Key honoured)")
 @idempotent
-def review_start(request, payload: ReviewIn):
+def review_start(request, payload: GradingReviewIn):
     review = services.review_start(_user(request), department=payload.department, title=payload.title, request=request)
     return Status(201, _review(review))
 
 
 @router.get("/reviews/{review_id}", response={200: ReviewOut, **ERRORS}, summary="One review")
-def review_get(request, review_id: int):
+def review_get(request, review_id: Id = Path(...)):
     return _review(selectors.review_get(_user(request), review_id))
 
 
-@router.get("/reviews/{review_id}/items", response={200: ItemPage, **ERRORS}, summary="A review's proposals")
-def review_items(request, review_id: int, change: Literal["", "new", "up", "down", "same"] = "", after: int | None = None, limit: int = 50):
+@router.get("/reviews/{review_id}/items", response={200: ReviewItemPage, **ERRORS}, summary="A review's proposals")
+def review_items(
+    request,
+    review_id: Id = Path(...),
+    change: Literal["", "new", "up", "down", "same"] = "",
+    after: Id | None = None,
+    limit: int = Query(50, ge=1, le=selectors.MAX_LIMIT),
+):
     _, rows, cursor = selectors.review_items(_user(request), review_id, change=change, after=after, limit=limit)
     return {"items": [_item(i) for i in rows], "next_cursor": cursor}
 
 
-@router.patch("/reviews/{review_id}/items/{item_id}", response={200: ItemOut, **ERRORS}, summary="Keep a customer's grade (excluded) or record evidence")
-def review_item_patch(request, review_id: int, item_id: int, payload: ItemPatch):
+@router.patch("/reviews/{review_id}/items/{item_id}", response={200: ReviewItemOut, **ERRORS}, summary="Keep a customer's grade (excluded) or record evidence")
+def review_item_patch(request, payload: ReviewItemPatch, review_id: Id = Path(...), item_id: Id = Path(...)):
     item = services.review_item_update(_user(request), review_id, item_id, excluded=payload.excluded, evidence=payload.evidence,
                                        expected_version=payload.expected_version, request=request)
     return _item(item)
 
 
 @router.post("/reviews/{review_id}/submit", response={200: ReviewOut, **ERRORS}, summary="Send the review through the approval chain")
-def review_submit(request, review_id: int, payload: VersionIn):
+def review_submit(request, payload: VersionIn, review_id: Id = Path(...)):
     return _review(services.review_submit(_user(request), review_id, expected_version=payload.expected_version, request=request))
 
 
 @router.post("/reviews/{review_id}/cancel", response={200: ReviewOut, **ERRORS}, summary="Cancel a review not yet submitted")
-def review_cancel(request, review_id: int):
+def review_cancel(request, review_id: Id = Path(...)):
     return _review(services.review_cancel(_user(request), review_id, request=request))
 
 
@@ -352,7 +366,7 @@ def distribution(request, per: Literal["department", "product"] = "department"):
 
 
 @router.get("/priority", response={200: dict[str, int], **ERRORS}, summary="\"四优先\" rank per customer id (lower first)")
-def priority(request, ids: list[int] = Query(...)):
+def priority(request, ids: list[Id] = Query(..., max_length=1000)):
     user = _user(request)
-    visible = set(selectors.customers_scoped(user).filter(pk__in=ids[:1000]).values_list("pk", flat=True))
+    visible = set(selectors.customers_scoped(user).filter(pk__in=ids).values_list("pk", flat=True))
     return {str(k): v for k, v in selectors.priority_ranks(visible).items()}

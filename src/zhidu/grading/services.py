@@ -40,6 +40,8 @@ CHUNK = 2000
 
 METRIC_FIELDS = ("sales_amount", "sales_growth", "bed_count", "hospital_level", "overdue_count", "evaluation_score",
                  "nature", "size", "product", "business_since", "note")
+# Exclusive bounds of the decimal metrics, from their columns' precision (max_digits − decimal_places).
+DECIMAL_BOUNDS = {"sales_amount": Decimal("1e11"), "sales_growth": Decimal("1e6"), "evaluation_score": Decimal("1e4")}
 
 
 # ---------------------------------------------------------------- helpers
@@ -94,6 +96,10 @@ def _add_months(day: dt.date, months: int) -> dt.date:
 
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    if year < dt.MINYEAR:
+        return dt.date.min
     return dt.date(year, month, min(day.day, pycalendar.monthrange(year, month)[1]))
 
 
@@ -194,7 +200,7 @@ def _clean_metrics(data: dict) -> tuple[dict, dict]:
         try:
             if field in ("sales_amount", "sales_growth", "evaluation_score"):
                 value = Decimal(str(raw).replace(",", "").strip())
-                if not value.is_finite() or abs(value) >= Decimal("1e11"):
+                if not value.is_finite() or abs(value.quantize(Decimal("0.01"))) >= DECIMAL_BOUNDS[field]:
                     raise InvalidOperation
                 if field == "evaluation_score" and not (0 <= value <= 100):
                     errors[field] = [_("评价表得分应在 0–100 之间")]
