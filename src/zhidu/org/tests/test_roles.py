@@ -196,3 +196,24 @@ def test_admin_user_clearance_stays_public_even_with_a_raised_cap_row(staff):
     assert "clearance" in info.value.message_dict
     staff["sysadmin"].refresh_from_db()
     assert staff["sysadmin"].clearance == SecretLevel.PUBLIC
+
+
+def test_upgrade_grants_module_permissions_to_existing_builtin_roles_and_keeps_edits(db):
+    import importlib
+
+    from django.apps import apps as django_apps
+
+    upgrade = importlib.import_module("zhidu.org.migrations.0002_builtin_roles_module_permissions")
+    services.roles_ensure_builtin()
+    # An install from before these modules: the security admin had added 导出 to 业务员 and removed 移交 from 部门经理.
+    Role.objects.filter(code="sales").update(permissions=[perms.CUSTOMERS_VIEW, perms.CUSTOMERS_EXPORT])
+    Role.objects.filter(code="dept_manager").update(permissions=[perms.CUSTOMERS_VIEW])
+    Role.objects.filter(code="secadmin").update(permissions=[perms.ROLES_MANAGE])
+    upgrade.grant(django_apps, None)
+    upgrade.grant(django_apps, None)  # running twice adds nothing twice
+    sales = Role.objects.get(code="sales").permissions
+    assert sales[:2] == [perms.CUSTOMERS_VIEW, perms.CUSTOMERS_EXPORT]
+    assert set(sales[2:]) == FRONT_LINE and len(sales) == 2 + len(FRONT_LINE)
+    assert perms.CUSTOMERS_TRANSFER not in Role.objects.get(code="dept_manager").permissions
+    assert "complaints.manage" in Role.objects.get(code="dept_manager").permissions
+    assert Role.objects.get(code="secadmin").permissions == [perms.ROLES_MANAGE]
