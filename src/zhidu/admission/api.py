@@ -13,7 +13,8 @@ from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from zhidu.customers.schemas import Ref
+from zhidu.customers.schemas import BodyId, Id, Ref
+from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.idempotency import idempotent
 from zhidu.kernel.uploads import declared_size_limited
@@ -23,8 +24,6 @@ from . import exporting, selectors, services
 router = Router(tags=["admission"])
 ERRORS = ERROR_RESPONSES
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-BodyId = Annotated[int, Field(ge=1, le=2**63 - 1, strict=True)]
 Text = Annotated[str, Field(max_length=4000)]
 ShortText = Annotated[str, Field(max_length=300)]
 Key = Annotated[str, Field(max_length=40)]
@@ -304,7 +303,7 @@ def _detail(user, application_id) -> dict:
     return {
         **_row(a),
         "checklist_label": a.checklist_label, "checklist_source": a.checklist_source, "legal_representative": a.legal_representative,
-        "address": a.address, "region": a.region, "industry": a.industry, "contact_name": a.contact_name, "contact_phone": a.contact_phone,
+        "address": a.address, "region": a.region, "industry": a.industry, "contact_name": a.contact_name, "contact_phone": mask("phone", a.contact_phone, user),
         "note": a.note, "answers": a.answers, "report_fields": a.report_fields, "stages": a.stages, "chain": a.chain, "chain_source": a.chain_source,
         "approval_id": a.approval_id, "previous_id": a.previous_id, "rejection_reasons": a.rejection_reasons,
         "items": items, "investigations": investigations,
@@ -320,6 +319,12 @@ def _entry_out(e) -> dict:
         "listed_by": _ref(e.listed_by), "listed_on": e.listed_on, "valid_until": e.valid_until, "state": e.state,
         "end_reason": e.end_reason, "version": e.version,
     }
+
+
+def _department_name(department_id) -> str:
+    from zhidu.org.models import Department
+
+    return Department.objects.filter(pk=department_id).values_list("name", flat=True).first() or ""
 
 
 def _reentry_out(r) -> dict:
@@ -510,7 +515,11 @@ def blacklist_check(request, customer_id: Id = Path(...), department: Id | None 
     try:
         services.blacklist_check(customer, department)
     except Forbidden as exc:
-        return {"blacklisted": True, "code": exc.code, "message": str(exc.message), "details": exc.details}
+        if selectors.blacklist_visible(user).filter(pk=exc.details["entry_id"]).exists():
+            return {"blacklisted": True, "code": exc.code, "message": str(exc.message), "details": exc.details}
+        # A department list outside the viewer's scope: the answer, without that list's reason.
+        details = {k: exc.details[k] for k in ("scope", "department_id", "valid_until", "state")}
+        return {"blacklisted": True, "code": exc.code, "message": _("该客户已列入%(department)s客户黑名单，该部门不得与其发生商业行为") % {"department": _department_name(details["department_id"])}, "details": details}
     return {"blacklisted": False}
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext as _
 
 from zhidu.kernel import audit
 from zhidu.kernel.errors import Forbidden
-from zhidu.kernel.exporting import XlsxWriter, file_download, temp_path
+from zhidu.kernel.exporting import file_download, temp_path, write_xlsx
 from zhidu.org import permissions as perms
 
 from . import selectors
@@ -33,9 +33,6 @@ def blacklist_xlsx(user, *, scope: str = "", state: str = "", request=None):
     if not user.has_perm_code(perms.GRADING_EXPORT):
         raise Forbidden(_("您没有导出黑名单的权限"), details={"permission": perms.GRADING_EXPORT})
     path = temp_path()
-    with XlsxWriter(path, title=_("客户黑名单")) as writer:
-        writer.append(header())
-        for row in rows(user, scope=scope, state=state):
-            writer.append(row)
-    audit.record(user, "blacklist.export", None, {"rows": writer.rows - 1, "scope": scope, "state": state}, request=request)
+    written = write_xlsx(path, header(), rows(user, scope=scope, state=state), title=_("客户黑名单"))
+    audit.record(user, "blacklist.export", None, {"rows": written, "scope": scope, "state": state}, request=request)
     return file_download(path, f"blacklist-{timezone.localdate().isoformat()}.xlsx", delete=True)

@@ -63,10 +63,13 @@ def _or(*parts: Q) -> Q:
 
 def applications_visible(user, for_approval: bool = False) -> QuerySet:
     """Applications inside the viewer's scope (by applicant and department), plus those waiting at a
-    step the viewer's role decides."""
+    step the viewer's role decides. Once admitted, the customer must be at or below the viewer's
+    clearance."""
     if not can_view(user):
         return AdmissionApplication.objects.none()
-    return AdmissionApplication.objects.filter(_or(scope_q(user, owner_field="owner", department_field="department"), _waiting_for(user)))
+    return AdmissionApplication.objects.filter(_or(scope_q(user, owner_field="owner", department_field="department"), _waiting_for(user))).filter(
+        Q(customer__isnull=True) | clearance_q(user, level_field="customer__secret_level")
+    )
 
 
 def application_list(user, *, state: str = "", checklist: str = "", q: str = "", waiting: bool = False, after=None, limit: int = 50) -> Page:

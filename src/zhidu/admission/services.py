@@ -20,6 +20,7 @@ from zhidu.kernel import approvals, audit, policy
 from zhidu.kernel.access import DataScope, user_scope
 from zhidu.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from zhidu.org import permissions as perms
+from zhidu.org.services import require
 
 from .models import (
     OPEN_STATES,
@@ -154,7 +155,7 @@ def application_create(user, data: dict, request=None) -> AdmissionApplication:
     stages, report fields, approval chain and set-up steps are copied with their citations). Refused:
     a type without admission (create the file directly), a blacklisted candidate (same 统一社会信用代码,
     身份证号 or name; code "blacklisted"), one already in the database, one with an open application."""
-    _require(user, perms.GRADING_ADMIT)
+    require(user, perms.GRADING_ADMIT)
     data = dict(data or {})
     cleaned, errors = _clean_applicant(data)
     department = _department_for(user, data.get("department"), errors)
@@ -504,7 +505,7 @@ def setup_step_done(user, application_id, step_key: str, done_on=None, note: str
         raise Invalid(_("设立步骤资料有误"), details={"fields": errors})
     with transaction.atomic():
         application = _application_for_update(user, application_id)
-        _require(user, perms.GRADING_ADMIT)
+        require(user, perms.GRADING_ADMIT)
         if application.state != AdmissionState.APPROVED:
             raise Conflict(_("准入批准后才能办理设立步骤"), code="not_approved", details={"state": application.state})
         step = application.setup_steps.filter(key=step_key).first()
@@ -653,7 +654,9 @@ def reentry_decide(user, reentry_id, approve: bool, comment: str = "", request=N
     comment = _text(comment, 500, "comment")
     if not approve and not comment:
         raise Invalid(_("驳回须写明理由"), details={"fields": {"comment": [_("驳回须写明理由")]}})
-    reentry = ReentryRequest.objects.filter(pk=_int(reentry_id)).first()
+    from .selectors import blacklist_visible
+
+    reentry = ReentryRequest.objects.filter(pk=_int(reentry_id) or 0, entry__in=blacklist_visible(user)).first()
     if reentry is None or reentry.approval_id is None:
         raise NotFound(_("重新准入申请不存在"))
     if reentry.state != ReentryRequest.State.PENDING:
@@ -690,11 +693,6 @@ def register_approval_handlers() -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _require(user, code: str) -> None:
-    if not user.has_perm_code(code):
-        raise Forbidden(_("您没有此操作的权限：%(perm)s") % {"perm": str(perms.ALL.get(code, code))}, details={"permission": code})
 
 
 def _int(value):
@@ -841,7 +839,7 @@ def _application_for_update(user, application_id, *, approver: bool = False) -> 
 
 
 def _locked_draft(user, application_id, expected_version) -> AdmissionApplication:
-    _require(user, perms.GRADING_ADMIT)
+    require(user, perms.GRADING_ADMIT)
     application = _application_for_update(user, application_id)
     if expected_version is not None and application.version != expected_version:
         raise Conflict(_("该申请已被他人修改，请刷新后重试"), code="stale_version",
@@ -884,9 +882,9 @@ def _assign_lowest_grade(customer, actor, reason, citation):
 def _blacklist_authority(user, scope, department, errors):
     """The department a listing is for, after checking the user may keep that list."""
     if scope == BlacklistScope.COMPANY:
-        _require(user, perms.GRADING_BLACKLIST_COMPANY)
+        require(user, perms.GRADING_BLACKLIST_COMPANY)
         return None
-    _require(user, perms.GRADING_BLACKLIST)
+    require(user, perms.GRADING_BLACKLIST)
     if department in (None, ""):
         if user.department_id is None:
             raise Invalid(_("您没有所属部门，不能列入部门黑名单"), details={"fields": {"department": [_("请指定部门")]}})

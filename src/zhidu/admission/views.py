@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from zhidu.kernel import policy
+from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ApiError, Forbidden, NotFound
 from zhidu.org import permissions as perms
 
@@ -147,6 +148,7 @@ def application_detail(request, pk):
     current_step = approval.chain[approval.current_step] if approval and application.state == AdmissionState.SUBMITTED else None
     return render(request, "admission/detail.html", {
         "a": application, **parts, "type_label": _type_labels().get(application.customer_type, application.customer_type),
+        "contact_phone": mask("phone", application.contact_phone, user),
         "can_edit": can_edit, "can_decide": can_decide, "current_step": current_step,
         "can_withdraw": is_owner and application.is_open,
         "can_reapply": application.state in (AdmissionState.REJECTED, AdmissionState.WITHDRAWN) and user.has_perm_code(perms.GRADING_ADMIT),

@@ -3,17 +3,15 @@ every step of the workflow (each takes the case's `version`: a stale one is 409)
 extensions and penalties, the caller's own penalties, and the public tracking lookup (no login,
 rate-limited). Thin: services and selectors do the work; errors come out as {code, message, details}."""
 
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 from ninja import Path, Query, Router, Status
 
-from zhidu.kernel import audit
 from zhidu.kernel.access import mask
 from zhidu.kernel.errors import ERROR_RESPONSES, ApiError, Forbidden, NotFound
 from zhidu.kernel.idempotency import idempotent
 from zhidu.org import permissions as perms
 
-from . import selectors, services
+from . import ratelimit, selectors, services
 from .schemas import (
     ApprovalDecisionIn,
     AssignIn,
@@ -44,8 +42,6 @@ from .schemas import (
 
 router = Router(tags=["complaints"])
 ERRORS = {**ERROR_RESPONSES, 429: ERROR_RESPONSES[400]}
-PUBLIC_LIMIT = 20  # lookups or submissions per client address …
-PUBLIC_WINDOW = 600  # … per this many seconds
 
 
 class RateLimited(ApiError):
@@ -68,7 +64,8 @@ def _require_view(user):
         raise Forbidden(_("您没有查看投诉的权限"), details={"permission": perms.COMPLAINTS_VIEW})
 
 
-def _row(user, c) -> dict:
+def _row(user, c, customers: set[int]) -> dict:
+    """One case for the API; `customers`: the linked customers the caller may read (others stay unnamed)."""
     return {
         "id": c.pk,
         "tracking_no": c.tracking_no,
@@ -84,7 +81,7 @@ def _row(user, c) -> dict:
         "complainant_name": c.complainant_name,
         "complainant_phone": mask("phone", c.complainant_phone, user),
         "subject": c.subject,
-        "customer": {"id": c.customer_id, "name": c.customer.name} if c.customer_id else None,
+        "customer": {"id": c.customer_id, "name": c.customer.name} if c.customer_id in customers else None,
         "owner": _ref(c.owner),
         "receiver": _ref(c.receiver),
         "department": _ref(c.department),
@@ -120,7 +117,7 @@ def _detail(request, complaint_id, access_code: bool = False) -> dict:
     d = selectors.complaint_detail(user, complaint_id)
     c = d.complaint
     return {
-        **_row(user, c),
+        **_row(user, c, selectors.visible_customer_ids(user, [c])),
         "access_code": c.access_code if access_code else None,
         "complainant_email": c.complainant_email,
         "complainant_address": c.complainant_address,
@@ -181,15 +178,13 @@ def _detail(request, complaint_id, access_code: bool = False) -> dict:
 
 
 def _rate_limit(request, what: str) -> None:
-    key = f"complaints:{what}:{audit.client_ip(request) or 'unknown'}"
-    cache.add(key, 0, PUBLIC_WINDOW)
-    try:
-        count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, PUBLIC_WINDOW)
-        count = 1
-    if count > PUBLIC_LIMIT:
-        raise RateLimited(_("请求过于频繁，请稍后再试"), details={"retry_after_seconds": PUBLIC_WINDOW})
+    """Counts a public call against the API's own limit and the public page's limit of `what` (ratelimit.py),
+    so neither path widens the other."""
+    who = ratelimit.address(request)
+    if ratelimit.exceeded("api", who) or ratelimit.exceeded(what, who):
+        raise RateLimited(_("请求过于频繁，请稍后再试"), details={"retry_after_seconds": ratelimit.WINDOW_SECONDS})
+    ratelimit.hit("api", who)
+    ratelimit.hit(what, who)
 
 
 # --------------------------------------------------------------------------------------------- collection
@@ -220,7 +215,8 @@ def complaint_list(
                "severity": severity, "channel": channel, "category": category, "validity": validity, "overdue": overdue,
                "archived": archived, "mine": mine}
     page = selectors.complaint_list(user, q=q, filters=filters, after=cursor, limit=limit)
-    return {"items": [_row(user, c) for c in page.items], "next_cursor": page.next_cursor}
+    customers = selectors.visible_customer_ids(user, page.items)
+    return {"items": [_row(user, c, customers) for c in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("", response={201: ComplaintOut, **ERRORS}, summary="Register a complaint (Idempotency-Key honoured)")
@@ -248,9 +244,16 @@ def approval_decide(request, payload: ApprovalDecisionIn, approval_id: Id = Path
 @router.get("/track", response={200: TrackOut, **ERRORS}, auth=None,
             summary="Public: a complainant looks up their case by tracking number and phone or access code")
 def complaint_track(request, no: str = Query(..., max_length=30), code: str = Query(..., max_length=40)):
-    _rate_limit(request, "track")
-    found = selectors.complaint_track(no, code)
+    _rate_limit(request, "lookup")
+    # The public page's guard against guessing the phone behind a number: failed lookups are counted per
+    # tracking number and per address, across the page and the API.
+    number, who = (no or "").strip().upper(), ratelimit.address(request)
+    if ratelimit.exceeded("lookup_failed", number) or ratelimit.exceeded("lookup_failed", f"ip:{who}"):
+        raise RateLimited(_("查询过于频繁，请一小时后再试"), details={"retry_after_seconds": ratelimit.WINDOW_SECONDS})
+    found = selectors.complaint_track(number, code)
     if found is None:
+        ratelimit.hit("lookup_failed", number)
+        ratelimit.hit("lookup_failed", f"ip:{who}")
         raise NotFound(_("没有找到与受理编号和电话（或查询码）相符的投诉"))
     return found
 

@@ -223,6 +223,9 @@ DEFAULT_DEADLINES = [
      "ladder": [{"after": "0 hours", "notify": "owner"}, {"after": "1 working_days", "notify": "manager"}]},
 ]
 DEFAULT_CHAIN = [{"role": "dept_manager", "label": "部门经理"}]
+# zhidu's own default, stated by no seed: a pack that says nothing on reopening escalates after the third
+# round handled again. Its source reads "zhidu 默认值 …" wherever it is cited (case page, notification).
+ZHIDU_DEFAULT_RETURN_VISIT = {"escalate_after": 3, "notify": ["manager", "quality_manager"]}
 
 SCHEMA = Schema(
     "complaints",
@@ -248,8 +251,9 @@ SCHEMA = Schema(
         "remedy.chains": Param(Annotated[list[RemedyChain], Field(min_length=1)], [{"chain": DEFAULT_CHAIN}], _("处理方案审批（权限核决表）"),
                                _("按严重程度与赔偿金额选第一条符合的审批链")),
         "extension": Param(Extension | None, None, _("延长处理时限"), _("特殊情况经审批可延长到的最长处理时限；为空则不可延长")),
-        "return_visit": Param(ReturnVisit, {"escalate_after": 3, "notify": ["manager", "quality_manager"]}, _("回访与重新处理"),
-                              _("客户不满意则重新处理；不满意达到轮数后升级，通知这些角色（owner、manager 或角色代码）")),
+        "return_visit": Param(ReturnVisit, ZHIDU_DEFAULT_RETURN_VISIT, _("回访与重新处理"),
+                              _("客户不满意则重新处理；不满意达到轮数后升级，通知这些角色（owner、manager 或角色代码）。"
+                                "制度未规定时用 zhidu 默认值（非制度原文）：重新处理 3 轮后升级，通知部门负责人和质量经理")),
         "penalty": Param(Penalty | None, None, _("投诉责任处罚"), _("投诉成立且责任归属到员工时，按此提出处罚（元或分）并报批")),
         "archive_after": Param(Archive, {"amount": 12, "unit": "months"}, _("结案后归档期限")),
     },

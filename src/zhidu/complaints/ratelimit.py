@@ -17,6 +17,7 @@ LIMITS = {
     "submit": 5,  # complaints submitted
     "lookup": 30,  # status lookups
     "lookup_failed": 10,  # lookups that did not match, per tracking number
+    "api": 20,  # calls of the public API (lookups and submissions)
 }
 
 

@@ -227,6 +227,7 @@ def deadline_rows(complaint, deadlines) -> list[DeadlineRow]:
     except ApiError:
         pass
     now = timezone.now()
+    names = _role_names({step.get("notify", "") for d in deadlines for step in d.ladder or []})
     rows = []
     for d in deadlines:
         key = d.policy_key.removeprefix(services.DEADLINE_PREFIX)
@@ -244,7 +245,7 @@ def deadline_rows(complaint, deadlines) -> list[DeadlineRow]:
                 breached_at=d.breached_at,
                 late=late,
                 escalation_level=d.escalation_level,
-                ladder=[{"after": after_label(step.get("after", "")), "notify": _notify_label(step.get("notify", ""))} for step in d.ladder or []],
+                ladder=[{"after": after_label(step.get("after", "")), "notify": _notify_label(step.get("notify", ""), names)} for step in d.ladder or []],
                 next_escalation_at=d.next_escalation_at,
                 source=d.source,
                 ladder_source=d.ladder_source,
@@ -310,15 +311,20 @@ def after_label(text: str) -> str:
     return f"{amount} {unit_label(unit)}"
 
 
-def _notify_label(who: str) -> str:
+def _role_names(codes) -> dict[str, str]:
+    """The names of the roles among `codes` (one query)."""
+    from zhidu.org.models import Role
+
+    codes = {c for c in codes if c and c not in ("owner", "manager")}
+    return dict(Role.objects.filter(code__in=codes).values_list("code", "name")) if codes else {}
+
+
+def _notify_label(who: str, names: dict[str, str]) -> str:
     if who == "owner":
         return _("受理负责人")
     if who == "manager":
         return _("部门负责人")
-    from zhidu.org.models import Role
-
-    role = Role.objects.filter(code=who).only("name").first()
-    return _(role.name) if role else who
+    return _(names[who]) if who in names else who
 
 
 def escalation_summary(complaint, deadlines) -> dict:
@@ -346,6 +352,7 @@ def case_approvals(user, detail) -> list[dict]:
     from zhidu.kernel.models import ApprovalRequest
 
     requests = {r.pk: r for r in ApprovalRequest.objects.filter(pk__in=ids).prefetch_related("decisions__decided_by")}
+    names = _role_names({step.get("role", "") for r in requests.values() for step in r.chain or []})
     out = []
     for kind, row in items:
         request = requests.get(row.approval_id)
@@ -360,7 +367,7 @@ def case_approvals(user, detail) -> list[dict]:
                 "kind_label": _(APPROVAL_KIND_LABELS[kind]),
                 "row": row,
                 "request": request,
-                "chain": [{**step, "label": _chain_label(step)} for step in request.chain or []],
+                "chain": [{**step, "label": _chain_label(step, names)} for step in request.chain or []],
                 "current_step": request.current_step,
                 "state": request.state,
                 "state_label": request.get_state_display(),
@@ -372,11 +379,11 @@ def case_approvals(user, detail) -> list[dict]:
     return out
 
 
-def _chain_label(step: dict) -> str:
+def _chain_label(step: dict, names: dict[str, str]) -> str:
     """An approval step's name: the pack's words, or in English the role's name from the catalogue."""
     if step.get("label") and not _english():
         return step["label"]
-    return _notify_label(step.get("role", "")) if step.get("role") else step.get("label", "")
+    return _notify_label(step.get("role", ""), names) if step.get("role") else step.get("label", "")
 
 
 def register_sheet(detail) -> dict:

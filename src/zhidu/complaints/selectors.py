@@ -13,7 +13,8 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from zhidu.kernel.access import scope_q
+from zhidu.customers.search import MIN_PHONE_DIGITS
+from zhidu.kernel.access import scope_q, user_unmasked_fields
 from zhidu.kernel.errors import ApiError, NotFound
 from zhidu.kernel.models import Deadline
 from zhidu.org import permissions as perms
@@ -80,14 +81,21 @@ def _department_q(value) -> Q:
     return Q(department_id__in=Department.objects.filter(path__startswith=department.path).values("pk"))
 
 
-def search_q(q: str | None) -> Q | None:
+def search_q(q: str | None, user=None) -> Q | None:
+    """Tracking-number prefix, complainant name or subject substring, and — for 4 or more digits — the
+    complainant's phone ending. For a viewer whose phones are masked, only exactly the last 4 digits (what
+    the masked number shows) or the full number match, as in the customer search: longer endings would
+    reveal the hidden digits one search at a time."""
     q = (q or "").strip()
     if not q:
         return None
     condition = Q(tracking_no__startswith=q.upper()) | Q(complainant_name__icontains=q) | Q(subject__icontains=q)
     digits = re.sub(r"\D", "", q)
-    if len(digits) >= 4 and len(digits) == len(q.replace(" ", "").replace("-", "")):
-        condition |= Q(complainant_phone__endswith=digits)
+    if len(digits) >= MIN_PHONE_DIGITS and len(digits) == len(q.replace(" ", "").replace("-", "")):
+        if user is None or "phone" in user_unmasked_fields(user) or len(digits) == MIN_PHONE_DIGITS:
+            condition |= Q(complainant_phone__endswith=digits)
+        else:
+            condition |= Q(complainant_phone=digits)
     return condition
 
 
@@ -105,8 +113,12 @@ def complaints_filtered(user, q: str | None = None, filters: dict | None = None)
             qs = qs.filter(status__in=[s for s in statuses if s])
         elif key == "department":
             qs = qs.filter(_department_q(value))
-        elif key in ("owner", "receiver", "customer"):
+        elif key in ("owner", "receiver"):
             qs = qs.filter(**{f"{key}_id": _int(value)})
+        elif key == "customer":  # only a file the viewer may read: the filter must not reveal hidden links
+            from zhidu.customers.selectors import customers_visible
+
+            qs = qs.filter(customer__in=customers_visible(user).filter(pk=_int(value)).values("pk"))
         elif key in ("severity", "channel", "category", "validity"):
             qs = qs.filter(**{key: value})
         elif key == "overdue" and truthy(value):
@@ -117,7 +129,7 @@ def complaints_filtered(user, q: str | None = None, filters: dict | None = None)
             qs = qs.filter(created_at__date__gte=value)
         elif key == "created_to":
             qs = qs.filter(created_at__date__lte=value)
-    search = search_q(q)
+    search = search_q(q, user)
     if search is not None:
         qs = qs.filter(search)
     return qs
@@ -144,6 +156,17 @@ def complaint_get(user, complaint_id) -> Complaint:
     if complaint is None:
         raise NotFound(_("投诉不存在"))
     return complaint
+
+
+def visible_customer_ids(user, complaints) -> set[int]:
+    """The customers linked to `complaints` whose file `user` may read (data scope, clearance, access
+    grants): only those are named to the viewer. One query."""
+    ids = {c.customer_id for c in complaints if c.customer_id}
+    if not ids:
+        return set()
+    from zhidu.customers.selectors import customers_visible
+
+    return set(customers_visible(user).filter(pk__in=ids).values_list("pk", flat=True))
 
 
 def complaint_deadlines(complaint) -> list[Deadline]:

@@ -288,6 +288,16 @@ def _commit(complaint, fields: list[str]) -> Complaint:
     return complaint
 
 
+def _load_step(actor, complaint_id, expected_version, step: str) -> Complaint:
+    """The case, locked, for `step` of its workflow: as `_load`, and not waiting for the complainant,
+    the actor allowed to take the step, the case at that step."""
+    complaint = _load(actor, complaint_id, expected_version)
+    _not_waiting(complaint)
+    _may(actor, complaint, step)
+    _expect_step(complaint, step)
+    return complaint
+
+
 def _steps(complaint) -> list[str]:
     return list(param(complaint, "steps"))
 
@@ -655,10 +665,7 @@ def complaint_decide(actor, complaint_id, valid: bool, *, expected_version, repl
                      malicious: bool = False, category=None, major_reasons=None, request=None) -> Complaint:
     """决定投诉是否成立. Not standing: the reply to the complainant is required and the case ends."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "validity")
-        _expect_step(complaint, "validity")
+        complaint = _load_step(actor, complaint_id, expected_version, "validity")
         errors: dict = {}
         reply = _long_text(errors, "reply_text", reply_text, required=not valid)
         invalid_reason = _text(invalid_reason)
@@ -783,10 +790,7 @@ def complaint_investigate(actor, complaint_id, *, cause, expected_version, findi
     """查明投诉的具体原因及具体职责人. Attributing a standing complaint to a staff member proposes the pack's
     penalty (complaints.penalty) for approval."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "investigate")
-        _expect_step(complaint, "investigate")
+        complaint = _load_step(actor, complaint_id, expected_version, "investigate")
         errors: dict = {}
         cause = _long_text(errors, "cause", cause, required=True)
         findings = _long_text(errors, "findings", findings)
@@ -823,10 +827,7 @@ def _remedy_chain(complaint, amount: Decimal):
 def complaint_propose_remedy(actor, complaint_id, *, description, expected_version, compensation=0, request=None) -> RemedyPlan:
     """提出处理方案并报批: the chain comes from the authority matrix by severity and compensation."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "remedy")
-        _expect_step(complaint, "remedy")
+        complaint = _load_step(actor, complaint_id, expected_version, "remedy")
         errors: dict = {}
         description = _long_text(errors, "description", description, required=True)
         amount = _amount(compensation, errors, "compensation") or Decimal("0")
@@ -857,10 +858,7 @@ def complaint_propose_remedy(actor, complaint_id, *, description, expected_versi
 def complaint_carry_out(actor, complaint_id, *, note, expected_version, request=None) -> Complaint:
     """实施处理方案."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "carry_out")
-        _expect_step(complaint, "carry_out")
+        complaint = _load_step(actor, complaint_id, expected_version, "carry_out")
         errors: dict = {}
         note = _long_text(errors, "note", note, required=True)
         _raise(errors)
@@ -881,10 +879,7 @@ def complaint_carry_out(actor, complaint_id, *, note, expected_version, request=
 def complaint_inform(actor, complaint_id, *, message, expected_version, request=None) -> Complaint:
     """通知客户处理结果 (the message is shown to the complainant on the tracking page)."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "inform")
-        _expect_step(complaint, "inform")
+        complaint = _load_step(actor, complaint_id, expected_version, "inform")
         errors: dict = {}
         message = _long_text(errors, "message", message, required=True)
         _raise(errors)
@@ -902,10 +897,7 @@ def complaint_return_visit(actor, complaint_id, *, satisfied: bool, expected_ver
     """回访: satisfied → ready to close; not satisfied → handled again (another round), escalating after
     the pack's number of unsatisfied rounds."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "return_visit")
-        _expect_step(complaint, "return_visit")
+        complaint = _load_step(actor, complaint_id, expected_version, "return_visit")
         errors: dict = {}
         note = _long_text(errors, "note", note, required=not satisfied)
         _raise(errors)
@@ -998,10 +990,7 @@ def complaint_close(actor, complaint_id, *, summary, expected_version, correctiv
                     request=None) -> Complaint:
     """结案 with the summary (总结评价) and corrective and preventive actions."""
     with transaction.atomic():
-        complaint = _load(actor, complaint_id, expected_version)
-        _not_waiting(complaint)
-        _may(actor, complaint, "close")
-        _expect_step(complaint, "close")
+        complaint = _load_step(actor, complaint_id, expected_version, "close")
         errors: dict = {}
         complaint.closing_summary = _long_text(errors, "summary", summary, required=True)
         complaint.corrective_actions = _long_text(errors, "corrective_actions", corrective_actions)
@@ -1127,20 +1116,8 @@ def _extend_resolution(complaint, extension) -> None:
     ).first()
     if deadline is None:
         return
-    now = timezone.now()
-    due = calendar.add(deadline.started_at, extension.amount, extension.unit) + deadline.paused_total
-    deadline.amount, deadline.unit, deadline.due_at = extension.amount, extension.unit, due
-    deadline.source = (deadline.source + " | " + _("延期已批准") + f" #{extension.approval_id}")[:300]
-    if deadline.state == Deadline.State.BREACHED and due > now:
-        deadline.state, deadline.breached_at = Deadline.State.DUE, None
-    if deadline.state != Deadline.State.MET:
-        deadline.escalation_level = 0
-        if deadline.ladder:
-            after, unit = deadlines.parse_after(deadline.ladder[0]["after"])
-            deadline.next_escalation_at = calendar.add(due, after, unit)
-        else:
-            deadline.next_escalation_at = None
-    deadline.save(update_fields=["amount", "unit", "due_at", "source", "state", "breached_at", "escalation_level", "next_escalation_at"])
+    deadlines.deadline_extend(deadline, extension.amount, extension.unit,
+                              source=deadline.source + " | " + _("延期已批准") + f" #{extension.approval_id}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -232,6 +232,7 @@ def case_context(request, detail, bound: dict | None = None) -> dict:
         "complaint": complaint,
         "labels": reports.case_labels(complaint),
         "phone": mask("phone", complaint.complainant_phone, user),
+        "customer_visible": complaint.customer_id in selectors.visible_customer_ids(user, [complaint]),
         "events": reports.timeline_rows(detail.events),
         "deadlines": reports.deadline_rows(complaint, detail.deadlines),
         "pending_timers": pending,

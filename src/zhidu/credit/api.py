@@ -12,6 +12,7 @@ from ninja.decorators import decorate_view
 from ninja.files import UploadedFile
 from pydantic import Field
 
+from zhidu.customers.schemas import Id
 from zhidu.kernel import importing
 from zhidu.kernel.errors import ERROR_RESPONSES, Forbidden, NotFound
 from zhidu.kernel.exporting import file_download
@@ -26,7 +27,6 @@ from .models import ChangeKind, InvestigationChannel, MeasureKind, OrderState, T
 router = Router(tags=["credit"])
 ERRORS = ERROR_RESPONSES
 
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Text = Annotated[str, Field(max_length=500)]
 LongText = Annotated[str, Field(max_length=5000)]
 Ref = Annotated[str, Field(max_length=100)]
@@ -278,7 +278,7 @@ def _require_view(user):
         raise Forbidden(_("您没有查看信用信息的权限"), details={"permission": perms.CREDIT_VIEW})
 
 
-def _account_out(account) -> dict:
+def _account_out(user, account) -> dict:
     c = account.customer
     return {
         "customer": {"id": c.pk, "code": c.code, "name": c.name},
@@ -294,7 +294,7 @@ def _account_out(account) -> dict:
         "oldest_unpaid_due_on": account.oldest_unpaid_due_on,
         "next_investigation_on": account.next_investigation_on,
         "last_investigation_on": account.last_investigation_on,
-        "info_card": account.info_card or {},
+        "info_card": selectors.info_card_masked(user, account.info_card),
         "version": account.version,
     }
 
@@ -319,7 +319,7 @@ def _change_out(c) -> dict:
 
 def _account_of(user, customer_id) -> dict:
     detail = selectors.customer_credit(user, customer_id)
-    return _account_out(detail.account)
+    return _account_out(user, detail.account)
 
 
 # ---------------------------------------------------------------- grades, accounts
@@ -363,7 +363,7 @@ def account_list(
     _require_view(user)
     filters = {"grade": grade, "trade_state": trade_state, "overdue": overdue, "over_limit": over_limit, "investigation_due": investigation_due, "department": department}
     page = selectors.account_list(user, filters, after=cursor, limit=limit)
-    return {"items": [_account_out(a) for a in page.items], "next_cursor": page.next_cursor}
+    return {"items": [_account_out(user, a) for a in page.items], "next_cursor": page.next_cursor}
 
 
 @router.get("/customers/{customer_id}", response={200: AccountOut, **ERRORS}, summary="A customer's credit account")

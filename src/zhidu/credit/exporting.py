@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhidu.kernel import audit
-from zhidu.kernel.errors import Forbidden
 from zhidu.kernel.exporting import XlsxWriter, temp_path
 from zhidu.org import permissions as perms
+from zhidu.org.services import require
 
 from .models import ReceivableState, TradeState
 from .selectors import FILTERS, accounts_filtered, overdue_cutoff, receivables_visible
@@ -25,16 +25,11 @@ def filters_from(params) -> dict:
     return {key: params.get(key) for key in FILTERS if params.get(key) not in (None, "")}
 
 
-def _require(user):
-    if not user.has_perm_code(perms.CREDIT_EXPORT):
-        raise Forbidden(_("您没有导出信用报表的权限"), details={"permission": perms.CREDIT_EXPORT})
-
-
 def export_exposure(user, filters: dict | None = None, *, path=None, request=None) -> tuple[Path, str, int]:
     """The credit accounts matching `filters` (see selectors.FILTERS) with grade, limit and exposure."""
     from .services import grades
 
-    _require(user)
+    require(user, perms.CREDIT_EXPORT)
     labels = {key: cfg["label"] for key, cfg in grades().items()}
     trade = dict(TradeState.choices)
     header = [_("客户编码"), _("客户名称"), _("部门"), _("负责人"), _("信用等级"), _("信用额度"), _("回款期限（天）"), _("应收余额"),
@@ -60,7 +55,7 @@ def export_exposure(user, filters: dict | None = None, *, path=None, request=Non
 
 def export_overdue(user, *, path=None, request=None) -> tuple[Path, str, int]:
     """Open receivables overdue beyond the pack's days, oldest due first."""
-    _require(user)
+    require(user, perms.CREDIT_EXPORT)
     today = timezone.localdate()
     header = [_("客户编码"), _("客户名称"), _("单据号"), _("金额"), _("已收金额"), _("未收余额"), _("开票日期"), _("到期日"), _("逾期天数")]
     qs = (

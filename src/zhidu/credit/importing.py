@@ -135,9 +135,12 @@ class OrderImporter(_CreditImporter):
         accounts = {a.customer_id: a for a in CreditAccount.objects.filter(customer_id__in=[c.pk for c in customers.values()])}
         grades = services.grades()
         barred: dict[int, str] = {}
+        actor_department = getattr(self.actor, "department_id", None)
         for customer in customers.values():
             try:
-                blacklist_check(customer, customer.department_id)
+                # The lists of the customer's department and of the importing user's, as at entry.
+                for department_id in sorted({customer.department_id, actor_department} - {None}):
+                    blacklist_check(customer, department_id)
             except Forbidden as exc:
                 barred[customer.pk] = str(exc.message)
                 continue

@@ -12,8 +12,9 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from zhidu.customers.selectors import Page, _keyset, truthy
 from zhidu.kernel import policy
-from zhidu.kernel.access import clearance_q, scope_q
+from zhidu.kernel.access import clearance_q, mask, scope_q
 from zhidu.kernel.errors import NotFound
 from zhidu.kernel.policy import ParameterMissing
 from zhidu.org import permissions as perms
@@ -24,12 +25,6 @@ MAX_LIMIT = 200
 FILTERS = ("grade", "trade_state", "overdue", "over_limit", "investigation_due", "department")
 # The parameters a pack implementing S28 may leave to be set (blank in the seed).
 REQUIRED_KEYS = ("credit.grade_criteria", "credit.grade_max_limits", "credit.grade_payment_term_days")
-
-
-@dataclass
-class Page:
-    items: list
-    next_cursor: int | None
 
 
 def can_view(user) -> bool:
@@ -100,7 +95,7 @@ class CustomerCredit:
 
 def customer_credit(user, customer_id) -> CustomerCredit:
     """The credit page of one customer; NotFound outside the viewer's scope or without credit.view."""
-    from zhidu.customers.models import Customer
+    from zhidu.customers.selectors import customers_writable
     from zhidu.kernel import audit
     from zhidu.kernel.models import ScheduledTask
 
@@ -109,7 +104,7 @@ def customer_credit(user, customer_id) -> CustomerCredit:
     if not can_view(user):
         raise NotFound(_("客户不存在"))
     customer_id = _int(customer_id)
-    customer = Customer.objects.filter(scope_q(user) & clearance_q(user)).select_related("owner", "department").filter(pk=customer_id).first() if customer_id else None
+    customer = customers_writable(user).select_related("owner", "department").filter(pk=customer_id).first() if customer_id else None
     if customer is None:
         raise NotFound(_("客户不存在"))
     account = CreditAccount.objects.filter(customer=customer).first() or CreditAccount(customer=customer)
@@ -216,18 +211,13 @@ def missing_parameters() -> list[dict]:
     return missing
 
 
-def _keyset(qs, after, limit) -> Page:
-    after = _int(after)
-    if after:
-        qs = qs.filter(pk__lt=after)
-    rows = list(qs.order_by("-id")[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, rows[-1].pk if more and rows else None)
-
-
-def truthy(value) -> bool:
-    return value is True or str(value).strip().lower() in ("1", "true", "on", "yes")
+def info_card_masked(user, card: dict | None) -> dict:
+    """The customer information card as `user` may see it: the contact phone masked unless the user's
+    role unmasks phones (as the archive's contacts)."""
+    card = dict(card or {})
+    if card.get("contact_phone"):
+        card["contact_phone"] = mask("phone", card["contact_phone"], user)
+    return card
 
 
 def _int(value):

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from zhidu.kernel import approvals, audit, calendar, deadlines, notify, policy, schedules
+from zhidu.kernel.access import mask
 from zhidu.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from zhidu.org import permissions as perms
 
@@ -333,6 +334,10 @@ def info_card_update(user, customer_id, data: dict, expected_version: int | None
         customer = _customer(user, customer_id)
         account = account_locked(customer)
         _stale(account, expected_version)
+        phone = (account.info_card or {}).get("contact_phone")
+        if phone and user is not None and card.get("contact_phone") == mask("phone", phone, user) != phone:
+            # The masked number as shown to the user came back unchanged: the number stays.
+            card["contact_phone"] = phone
         merged = {**(account.info_card or {}), **card}
         if merged == account.info_card:
             return account

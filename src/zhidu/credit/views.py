@@ -119,6 +119,7 @@ def customer(request, pk: int):
 
     pending = [o for o in detail.orders if o.state == OrderState.PENDING]
     contacts = contacts_masked(user, detail.customer)
+    card = selectors.info_card_masked(user, detail.account.info_card)
     context = {
         "order_rows": [(o, services.check_reasons_text(o.check_result or {})) for o in detail.orders],
         "contact": contacts[0] if contacts else None,
@@ -127,7 +128,7 @@ def customer(request, pk: int):
         "a": detail.account,
         "grades": grades,
         "grade_labels": {k: services.grade_label(g) for k, g in grades.items()},
-        "card_fields": [(key, _(label), (detail.account.info_card or {}).get(key, "")) for key, label in services.INFO_CARD_FIELDS.items()],
+        "card_fields": [(key, _(label), card.get(key, "")) for key, label in services.INFO_CARD_FIELDS.items()],
         "can_manage": user.has_perm_code(perms.CREDIT_MANAGE),
         "can_orders": user.has_perm_code(perms.CREDIT_ORDERS),
         "channels": InvestigationChannel.choices,

@@ -1,15 +1,18 @@
 """Every read of grading, scoped by the viewer's data scope and clearance through the customers they may
-see. Cross-app reads (no user scope, used by other modules): priority_ranks, grade_of, lowest_grade_key."""
+see. Cross-app reads (no user scope, used by other modules): priority_ranks, grade_of, lowest_grade_key —
+their callers pass customers they have already read through their own scoped selectors."""
 
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, QuerySet
 from django.utils.translation import gettext as _
 
 from zhidu.customers.models import Customer
 from zhidu.customers.selectors import customers_visible, customers_writable
+from zhidu.kernel.access import scope_q
 from zhidu.kernel.errors import Forbidden, NotFound
 from zhidu.org import permissions as perms
+from zhidu.org.models import Department
 
 from . import scheme
 from .models import CustomerGrade, CustomerMetrics, EvaluationRecord, GradeChange, GradeHistory, Review, ReviewItem
@@ -21,7 +24,8 @@ MAX_LIMIT = 200
 
 
 def priority_ranks(customer_ids) -> dict[int, int]:
-    """customer id -> "四优先" rank (1 = served first). Customers without a grade are absent."""
+    """customer id -> "四优先" rank (1 = served first). Customers without a grade are absent. No user
+    scope: the caller passes ids it may already read (the API narrows them by customers_scoped)."""
     ids = [int(pk) for pk in customer_ids if pk is not None]
     if not ids:
         return {}
@@ -34,7 +38,8 @@ def priority_ranks(customer_ids) -> dict[int, int]:
 
 def grade_of(customer) -> dict | None:
     """The grade in force: {"grade", "label", "priority_rank", "discount_rate", "provisional_until",
-    "since", "citation"}, or None for an ungraded customer."""
+    "since", "citation"}, or None for an ungraded customer. No user scope: the caller passes a customer
+    it has already read through a scoped selector."""
     customer_id = getattr(customer, "pk", customer)
     row = CustomerGrade.objects.filter(customer_id=customer_id).first()
     if row is None:
@@ -132,20 +137,11 @@ def graded_customers(user, *, grade: str = "", department: int | None = None, af
 
 
 def reviews_visible(user) -> QuerySet:
-    """Reviews of departments inside the viewer's scope (reviews of all departments need scope all)."""
+    """Reviews of departments inside the viewer's data scope, and those they started (a company-wide
+    review needs scope all)."""
     require_view(user)
-    from zhidu.kernel.access import DataScope, user_scope
-
     qs = Review.objects.select_related("department", "started_by", "approval")
-    scope = user_scope(user)
-    if scope == DataScope.ALL:
-        return qs
-    department = getattr(user, "department", None)
-    if department is None:
-        return qs.filter(started_by=user)
-    if scope == DataScope.SUBTREE:
-        return qs.filter(Q(department__path__startswith=department.path) | Q(started_by=user))
-    return qs.filter(Q(department_id=department.pk) | Q(started_by=user))
+    return qs.filter(scope_q(user, owner_field="started_by"))
 
 
 def review_list(user, *, after: int | None = None, limit: int = 50):
@@ -172,13 +168,19 @@ def review_items(user, review_id, *, change: str = "", after: int | None = None,
     """A keyset page of a review's proposals (by item id), optionally only up / down / new / same."""
     review = review_get(user, review_id)
     limit = max(1, min(int(limit or 50), MAX_LIMIT))
-    qs = ReviewItem.objects.filter(review=review).select_related("customer")
+    qs = review_items_visible(user, review).select_related("customer")
     if change:
         qs = qs.filter(change=change)
     if after:
         qs = qs.filter(id__gt=after)
     rows = list(qs.order_by("id")[: limit + 1])
     return review, rows[:limit], (rows[limit - 1].pk if len(rows) > limit else None)
+
+
+def review_items_visible(user, review: Review) -> QuerySet:
+    """The review's proposals for the customers the viewer may see (a review of a department may hold
+    customers outside the viewer's own scope or above their clearance)."""
+    return ReviewItem.objects.filter(review=review, customer__in=customers_scoped(user).values("pk"))
 
 
 def review_progress(user) -> list[dict]:
@@ -205,8 +207,6 @@ def distribution(user, *, per: str = "department") -> list[dict]:
         counts.setdefault(row["group_key"], {})[row["grade"]] = row["n"]
     names = {}
     if per == "department":
-        from zhidu.org.models import Department
-
         names = dict(Department.objects.filter(pk__in=[k for k in counts if k is not None]).values_list("pk", "name"))
     result = []
     for group, by_grade in sorted(counts.items(), key=lambda kv: str(names.get(kv[0], kv[0] or ""))):

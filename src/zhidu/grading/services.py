@@ -8,12 +8,13 @@ Errors: `Invalid` (422), `Conflict` (409, code "quota_exceeded" / "stale_version
 `NotFound` (404), and an ApiError code "thresholds_missing" (409) naming the blank thresholds.
 """
 
+import calendar as pycalendar
 import datetime as dt
 import json
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, DateField, DecimalField, Exists, F, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Count, DateField, DecimalField, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +24,7 @@ from zhidu.kernel import approvals, audit, deadlines, policy, schedules
 from zhidu.kernel.errors import Conflict, Forbidden, Invalid, NotFound
 from zhidu.kernel.models import ScheduledTask
 from zhidu.org import permissions as perms
+from zhidu.org.models import Department, User
 
 from . import scheme, selectors
 from .models import CustomerGrade, CustomerMetrics, EvaluationRecord, GradeChange, GradeHistory, HospitalLevel, Review, ReviewItem
@@ -92,8 +94,6 @@ def _provisional_until(customer_id: int, today: dt.date) -> dt.date | None:
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
-    import calendar as pycalendar
-
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
     if year > dt.MAXYEAR:
@@ -350,8 +350,6 @@ def review_start(user, *, department=None, title: str = "", on: dt.date | None =
     thresholds = scheme.thresholds()  # fails first, naming every blank threshold
     _review_window_check(on)
     grades = scheme.grades()
-    from zhidu.org.models import Department
-
     dept = None
     if department not in (None, ""):
         dept = Department.objects.filter(pk=getattr(department, "pk", department)).first()
@@ -484,7 +482,8 @@ def review_item_update(user, review_id, item_id, *, excluded: bool | None = None
         review = _review_locked(user, review_id, expected_version)
         if review.state != Review.State.DRAFT:
             raise Conflict(_("评审已提交，不能再修改"), code="review_not_draft")
-        item = ReviewItem.objects.filter(review=review, pk=item_id).first()
+        item = ReviewItem.objects.filter(review=review, pk=item_id,
+                                         customer__in=selectors.customers_visible_for_write(user).values("pk")).first()
         if item is None:
             raise NotFound(_("评审条目不存在"))
         changes = {}
@@ -599,8 +598,6 @@ def _review_apply(review: Review, approver) -> None:
                        f"score, at, pack_version_id) {sql}", params)
     # changed grades
     item = ReviewItem.objects.filter(review=review, customer_id=OuterRef("customer_id"))
-    from django.db.models import Subquery
-
     CustomerGrade.objects.filter(customer_id__in=changed.filter(change__in=[ReviewItem.Change.UP, ReviewItem.Change.DOWN]).values("customer_id")).update(
         grade=Subquery(item.values("proposed_grade")[:1]),
         grade_order=Subquery(item.values("proposed_order")[:1]),
@@ -788,18 +785,23 @@ def reviews_schedule(now=None) -> int:
 
 
 def _resolver(model):
-    def resolve(who: str, target_ids: list[str]) -> dict:
-        from zhidu.org.models import User
+    """"owner": who started the review / proposed the change; "manager": the active department managers
+    of the review's department (or of the customer's department for a change)."""
+    owner_field = "started_by_id" if model is Review else "proposed_by_id"
+    department_field = "department_id" if model is Review else "customer__department_id"
 
-        result = {}
-        for obj in model.objects.filter(pk__in=[int(t) for t in target_ids]):
-            if who == "owner":
-                result[str(obj.pk)] = [getattr(obj, "started_by_id", None) or getattr(obj, "proposed_by_id", None)]
-            else:
-                dept_id = getattr(obj, "department_id", None) or getattr(getattr(obj, "customer", None), "department_id", None)
-                result[str(obj.pk)] = list(User.objects.filter(role__code="dept_manager", department_id=dept_id, is_active=True)
-                                           .values_list("pk", flat=True))
-        return result
+    def resolve(who: str, target_ids: list[str]) -> dict:
+        rows = list(model.objects.filter(pk__in=[int(t) for t in target_ids]).values_list("pk", owner_field, department_field))
+        if who == "owner":
+            return {str(pk): [owner] for pk, owner, _dept in rows}
+        managers: dict = {}
+        departments = {dept for _pk, _owner, dept in rows}
+        holders = User.objects.filter(role__code="dept_manager", is_active=True)
+        holders = holders.filter(Q(department_id__in=[d for d in departments if d is not None]) |
+                                 (Q(department__isnull=True) if None in departments else Q(pk__in=[])))
+        for user_id, dept in holders.values_list("pk", "department_id"):
+            managers.setdefault(dept, []).append(user_id)
+        return {str(pk): managers.get(dept, []) for pk, _owner, dept in rows}
 
     return resolve
 

@@ -19,9 +19,10 @@ from zhidu.kernel.errors import ApiError, Forbidden, NotFound
 from zhidu.kernel.exporting import file_download, temp_path, write_xlsx
 from zhidu.kernel.models import ScheduledTask
 from zhidu.org import permissions as perms
+from zhidu.org import selectors as org_selectors
 
 from . import scheme, selectors, services
-from .models import HospitalLevel, ReviewItem
+from .models import CustomerGrade, HospitalLevel, ReviewItem
 from .policy import SCHEMA
 
 PAGE_SIZE = 50
@@ -97,8 +98,6 @@ def review_list(request):
     user = request.user
     _require(user, perms.GRADING_VIEW)
     rows, cursor = selectors.review_list(user, after=request.GET.get("after"), limit=PAGE_SIZE)
-    from zhidu.org import selectors as org_selectors
-
     return render(request, "grading/reviews.html", {
         "reviews": rows, "next_cursor": cursor, "can_review": user.has_perm_code(perms.GRADING_REVIEW),
         "departments": [node.department for node in org_selectors.departments_tree()],
@@ -278,8 +277,6 @@ def export_grades(request):
     user = request.user
     _require(user, perms.GRADING_EXPORT)
     labels = {g.key: g.display for g in scheme.grades()}
-    from .models import CustomerGrade
-
     qs = (CustomerGrade.objects.filter(customer__in=selectors.customers_scoped(user).values("pk"))
           .values_list("customer__code", "customer__name", "customer__department__name", "grade", "priority_rank", "score",
                        "customer__grading_metrics__product", "provisional_until", "since").order_by("customer_id"))
@@ -303,7 +300,7 @@ def export_review(request, review_id):
         raise Http404 from None
     labels = {g.key: g.display for g in scheme.grades()}
     changes = dict(ReviewItem.Change.choices)
-    qs = (ReviewItem.objects.filter(review=review).values_list("customer__code", "customer__name", "current_grade", "eligible_grade",
+    qs = (selectors.review_items_visible(user, review).values_list("customer__code", "customer__name", "current_grade", "eligible_grade",
           "proposed_grade", "change", "score", "quota_note", "provisional", "excluded", "evidence").order_by("id"))
     path = temp_path()
     header = [_("客户编码"), _("名称"), _("原等级"), _("按标准"), _("建议等级"), _("变动"), _("评分"), _("比例上限"), _("暂定"), _("保持原级"), _("依据材料")]

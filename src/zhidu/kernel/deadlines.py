@@ -164,6 +164,30 @@ def deadline_met(deadline, at=None) -> Deadline:
     return row
 
 
+def deadline_extend(deadline, amount: int, unit: str, at=None, *, source: str | None = None) -> Deadline:
+    """Gives an open timer a new length (e.g. an approved extension): due at calendar.add(started_at,
+    amount, unit) plus the time already spent paused; the escalation ladder starts again from its first
+    step. A breached timer whose new due time is still ahead of `at` runs again. `source`, when given,
+    replaces the citation."""
+    at = at or timezone.now()
+    if unit not in calendar.UNITS:
+        raise Invalid(_("未知的时限单位：%(unit)s") % {"unit": unit})
+    with transaction.atomic():
+        row = _locked(deadline)
+        if row.state == Deadline.State.MET:
+            raise Conflict(_("已完成的时限不能延长"), details={"state": row.state})
+        row.amount, row.unit = amount, unit
+        row.due_at = calendar.add(row.started_at, amount, unit) + row.paused_total
+        if source is not None:
+            row.source = str(source)[:300]
+        if row.state == Deadline.State.BREACHED and row.due_at > at:
+            row.state, row.breached_at = Deadline.State.DUE, None
+        row.escalation_level = 0
+        row.next_escalation_at = _escalation_time(row, 0)
+        row.save(update_fields=["amount", "unit", "due_at", "source", "state", "breached_at", "escalation_level", "next_escalation_at"])
+    return row
+
+
 def for_target(target) -> list[Deadline]:
     target_type, target_id = audit.target_ref(target)
     return list(Deadline.objects.filter(target_type=target_type, target_id=target_id).order_by("id"))

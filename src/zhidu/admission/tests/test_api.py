@@ -126,3 +126,55 @@ def test_blacklist_api_check_report_and_export(org, s01, settings, tmp_path):
     path.write_bytes(b"".join(r.streaming_content))
     rows = list(openpyxl.load_workbook(path).active.values)
     assert rows[0][0] == "名单" and rows[1][3] == "乙公司" and rows[1][5] == "拖欠货款"
+    # another department's manager: neither the report nor the export holds 销售一部's list
+    other = Api(org.manager_b)
+    assert other.get("/blacklist/report").json()["totals"]["active"] == 0
+    r = other.get("/blacklist/export.xlsx")
+    assert r.status_code == 200
+    path.write_bytes(b"".join(r.streaming_content))
+    assert list(openpyxl.load_workbook(path).active.values)[1:] == []
+
+
+def test_contact_phone_masked_for_the_viewer(org, s04):
+    r = Api(org.sales_a).post("/applications", {"customer_type": "supplier", "name": "恒力原料有限公司", "credit_code": CREDIT_CODES[1],
+                                                 "contact_name": "王经理", "contact_phone": "13812345678"})
+    assert r.status_code == 201, r.content
+    assert r.json()["contact_phone"] == "138****5678"
+    # a role that unmasks phones sees the number
+    assert Api(org.gm).get(f"/applications/{r.json()['id']}").json()["contact_phone"] == "13812345678"
+
+
+def test_application_of_a_classified_customer_is_hidden_above_clearance(org, s04):
+    from zhidu.admission import services
+    from zhidu.customers.models import Customer
+    from zhidu.kernel.access import SecretLevel
+
+    from .conftest import complete
+
+    app = complete(services.application_create(org.sales_a, {"customer_type": "supplier", "name": "甲公司", "credit_code": CREDIT_CODES[2]}), org.sales_a)
+    services.application_submit(org.sales_a, app.pk)
+    services.application_decide(org.marketing, app.pk, True)
+    app.refresh_from_db()
+    assert Api(org.sales_a).get(f"/applications/{app.pk}").status_code == 200
+    Customer.objects.filter(pk=app.customer_id).update(secret_level=SecretLevel.CONFIDENTIAL)  # above sales_a's 秘密
+    error(Api(org.sales_a).get(f"/applications/{app.pk}"), 404)
+    assert Api(org.sales_a).get("/applications").json()["items"] == []
+    assert Api(org.gm).get(f"/applications/{app.pk}").status_code == 200
+
+
+def test_check_does_not_show_the_reason_of_a_list_out_of_scope(org, s01):
+    from zhidu.admission import services
+    from zhidu.customers.services import customer_create
+
+    # sales_b's own customer, on the list of 销售一部 (which sales_b may not see)
+    customer = customer_create(org.gm, {"customer_type": "dealer", "name": "己公司", "credit_code": CREDIT_CODES[3], "owner": org.sales_b, "department": org.dept_b})
+    services.blacklist_add(org.gm, customer.pk, "department", "内部原因：涉嫌串货", department=org.dept_a)
+    assert Api(org.sales_b).get("/blacklist").json()["items"] == []
+    for params in ({"department": org.dept_a.pk}, {}):
+        check = Api(org.sales_b).get(f"/blacklist/check/{customer.pk}", **params).json()
+        assert check["blacklisted"] and check["code"] == "blacklisted" and "销售一部" in check["message"]
+        assert "串货" not in check["message"] and "reason" not in check["details"] and "entry_id" not in check["details"]
+    assert not Api(org.sales_b).get(f"/blacklist/check/{customer.pk}", department=org.dept_b.pk).json()["blacklisted"]
+    # the list's keeper sees the reason
+    check = Api(org.gm).get(f"/blacklist/check/{customer.pk}", department=org.dept_a.pk).json()
+    assert "串货" in check["message"] and check["details"]["reason"] == "内部原因：涉嫌串货"

@@ -298,3 +298,18 @@ def test_demo_loads_through_the_services(org, s01):
     states = sorted(AdmissionApplication.objects.values_list("state", flat=True))
     assert states == ["approved", "draft", "rejected", "submitted"]
     assert BlacklistEntry.objects.count() == 2
+
+
+def test_reentry_out_of_view_is_not_found(org, customer):
+    entry = services.blacklist_add(org.manager_a, customer.pk, "department", "拖欠货款")
+    entry = services.blacklist_lift(org.manager_a, entry.pk, "特殊情况")
+    reentry = services.reentry_request(org.manager_a, entry.pk, "经评审符合准入条件")
+    from zhidu.org.models import User
+
+    manager_a2 = User.objects.create(username="manager_a2", role=org.roles["dept_manager"], department=org.dept_a, clearance=2)
+    services.reentry_decide(manager_a2, reentry.pk, False, "不同意")
+    # another department's manager may not see that list: no state, no decision
+    with pytest.raises(NotFound):
+        services.reentry_decide(org.manager_b, reentry.pk, True)
+    with pytest.raises(Conflict):
+        services.reentry_decide(org.gm, reentry.pk, True)

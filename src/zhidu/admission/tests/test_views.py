@@ -83,3 +83,11 @@ def test_pages_need_permission(org, s01):
     for name in ("admission:list", "admission:blacklist", "admission:report"):
         assert client.get(reverse(name)).status_code == 403
     assert _client(org.sales_a).get(reverse("admission:blacklist_add")).status_code == 403
+
+
+def test_detail_page_masks_the_contact_phone(org, s01):
+    app = services.application_create(org.sales_a, {"customer_type": "dealer", "name": "庚公司", "credit_code": CREDIT_CODES[3],
+                                                     "contact_name": "王经理", "contact_phone": "13812345678"})
+    page = _client(org.sales_a).get(reverse("admission:detail", args=[app.pk])).content.decode()
+    assert "138****5678" in page and "13812345678" not in page
+    assert "13812345678" in _client(org.gm).get(reverse("admission:detail", args=[app.pk])).content.decode()

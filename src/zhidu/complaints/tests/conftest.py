@@ -10,7 +10,7 @@ from zhidu.kernel.access import SecretLevel
 
 
 @pytest.fixture
-def cx(org):
+def cx(org):  # noqa: F811  (the imported fixture)
     from zhidu.org.models import User
 
     def user(username, role, department, clearance=SecretLevel.SECRET):

@@ -146,6 +146,53 @@ def test_public_tracking_needs_the_phone_or_code_and_is_rate_limited(cx):
     error(last, 429, "rate_limited")
 
 
+def test_the_api_does_not_widen_the_public_pages_submission_limit(cx, settings):
+    from django.urls import reverse
+
+    settings.ZHIDU_COMPLAINTS_PUBLIC_LIMITS = {"submit": 2}
+    body = {"complainant_name": "赵", "complainant_phone": "13700001234", "subject": "s", "content": "c"}
+    assert [Api().post("/public", body).status_code for _i in range(2)] == [201, 201]
+    error(Api().post("/public", body), 429, "rate_limited")
+    page = Client().post(reverse("complaints_public:submit"), {**body, "website": ""})
+    assert page.status_code == 429 and Complaint.objects.count() == 2
+
+
+def test_guessing_phones_through_the_api_is_stopped_per_tracking_number(cx, settings):
+    settings.ZHIDU_COMPLAINTS_PUBLIC_LIMITS = {"lookup_failed": 3}
+    c = register(cx.agent, channel="phone", complainant_phone="139-0000-2222")
+    for n in range(3):
+        error(Api().get("/track", no=c.tracking_no.lower(), code=f"1300000000{n}"), 404)
+    # The right phone from a fresh address is refused for this number too, and nothing is shown.
+    other = Client(raise_request_exception=False, REMOTE_ADDR="10.0.0.7")
+    refused = other.get(URL + "/track", {"no": c.tracking_no, "code": "13900002222"})
+    body = error(refused, 429, "rate_limited")
+    assert c.tracking_no not in refused.content.decode() and "status" not in body["details"]
+    # Another case is not affected.
+    d = register(cx.agent, channel="phone", complainant_phone="139-0000-3333")
+    assert other.get(URL + "/track", {"no": d.tracking_no, "code": "13900003333"}).status_code == 200
+
+
+def test_a_linked_customer_is_named_only_to_viewers_who_may_read_its_file(cx, make_customer):
+    from zhidu.kernel.access import SecretLevel
+
+    secret = make_customer(user=cx.org.sales_a, name="机密客户甲", secret_level=SecretLevel.SECRET)
+    public = make_customer(user=cx.org.sales_a, name="普通客户乙")
+    hidden = register(cx.qm, channel="phone", customer=secret.pk, department=cx.org.dept_a.pk)
+    shown = register(cx.qm, channel="phone", customer=public.pk, department=cx.org.dept_a.pk)
+
+    agent = Api(cx.agent)  # sees the cases of dept_a, but is not cleared for the secret file
+    rows = {r["id"]: r for r in agent.get("").json()["items"]}
+    assert rows[hidden.pk]["customer"] is None and rows[shown.pk]["customer"] == {"id": public.pk, "name": "普通客户乙"}
+    detail = agent.get(f"/{hidden.pk}")
+    assert detail.status_code == 200 and detail.json()["customer"] is None and "机密客户甲" not in detail.content.decode()
+    assert [r["id"] for r in agent.get("", customer=secret.pk).json()["items"]] == []
+    assert [r["id"] for r in agent.get("", customer=public.pk).json()["items"]] == [shown.pk]
+
+    qm = Api(cx.qm)
+    assert qm.get(f"/{hidden.pk}").json()["customer"] == {"id": secret.pk, "name": "机密客户甲"}
+    assert [r["id"] for r in qm.get("", customer=secret.pk).json()["items"]] == [hidden.pk]
+
+
 def test_public_submission_without_login(cx):
     response = Api().post("/public", {"complainant_name": "赵", "complainant_phone": "13700001234", "subject": "s", "content": "c"})
     assert response.status_code == 201, response.content

@@ -176,6 +176,7 @@ def test_s16_working_days_over_national_day_extension_and_points(cx, pack, at):
     approve_all(extension.approval_id, marketing)
     assert fresh(c).resolution_due == local("2026-10-15T10:00")  # 8, 9, 10 (make-up Saturday), 12, 13, 14, 15
     assert due(c, "resolution").amount == 7
+    assert f"延期已批准 #{extension.approval_id}" in due(c, "resolution").source
 
     services.complaint_investigate(cx.agent, c.pk, cause="批次包装破损", responsible_user=cx.agent2.pk, expected_version=v(c))
     penalty = fresh(c).penalties.get()

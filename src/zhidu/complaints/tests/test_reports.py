@@ -101,6 +101,31 @@ def test_statistics_follow_the_data_scope(cx, register, at):
     assert reports.report(cx.agent_b, period)["totals"]["registered"] == 1
 
 
+def test_every_statistic_of_the_report_and_dashboard_is_scoped(cx, register, at):
+    at("2026-09-14T10:00")
+    a = register(cx.agent, complainant_phone="13700001111")
+    register(cx.agent, complainant_phone="13700001111", category="service")
+    _handle_to_close(cx, a)
+    b = register(cx.agent_b, channel="onsite")
+    at("2026-09-30T10:00")
+    period = reports.period_from("month", "2026-09")
+    mine = reports.report(cx.agent_b, period)
+    assert mine["totals"]["registered"] == 1 and mine["totals"]["closed"] == 0 and mine["totals"]["open"] == 1
+    for name in ("category", "department", "severity", "channel", "status"):
+        assert sum(mine["breakdowns"][name]["values"]) == 1, name
+    assert mine["breakdowns"]["channel"]["keys"] == ["onsite"]
+    assert mine["repeats"] == [] and mine["satisfaction"]["total"] == 0 and mine["penalties"] == []
+    assert mine["findings"]["investigations"] == [] and mine["findings"]["closed"] == []
+    assert sum(mine["daily"]["values"]) == 1
+    timers_of_b = deadlines.for_target(b)  # all due in September, and past by its last day
+    assert timers_of_b and sum(r["total"] for r in mine["on_time"]) == len(timers_of_b)
+    board = reports.dashboard(cx.agent_b, period)
+    assert board["totals"]["registered"] == 1 and board["repeats"] == [] and board["satisfaction"]["total"] == 0
+    assert sum(board["charts"]["trend"]["values"]) == 1 and sum(board["charts"]["department"]["values"]) == 1
+    everyone = reports.report(cx.qm, period)
+    assert everyone["totals"]["registered"] == 3 and everyone["satisfaction"]["total"] == 1 and len(everyone["repeats"]) == 1
+
+
 def test_dashboard_renders_chart_data(client, cx, register):
     register(category="service")
     register(category="product", channel="onsite")

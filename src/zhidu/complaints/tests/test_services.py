@@ -1,5 +1,6 @@
 import pytest
 
+from zhidu.complaints import policy as complaint_policy
 from zhidu.complaints import selectors, services
 from zhidu.complaints.models import Severity, Status
 from zhidu.kernel import deadlines
@@ -145,6 +146,9 @@ def test_reopen_until_satisfied_escalates_after_the_packs_rounds(cx):
         assert (c.escalated_at is not None) == (round_no >= 3)  # zhidu default: escalate after 3 rounds
     assert Notification.objects.filter(user=cx.qm, title__contains="升级").exists()
     assert Notification.objects.filter(user=cx.org.manager_a, title__contains="升级").exists()
+    # No seed states the rounds: the escalation cites zhidu's own default, never a regulation.
+    assert services.param(c, "return_visit") == complaint_policy.ZHIDU_DEFAULT_RETURN_VISIT
+    assert Notification.objects.filter(user=cx.qm, title__contains="升级", body__contains="zhidu 默认值").exists()
 
 
 def test_classification_re_evaluates_major(cx, pack):

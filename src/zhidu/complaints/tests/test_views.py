@@ -69,6 +69,32 @@ def test_list_is_scoped_and_masks_phones(client, cx, register):
     assert MASKED in html and PHONE not in html
 
 
+def test_phone_search_never_reveals_masked_digits(client, cx, register):
+    case = register(cx.agent)
+    client.force_login(cx.agent2)  # phones masked for this role
+
+    def found(q):
+        return case.tracking_no in _page(client, reverse("complaints:list") + f"?q={q}")
+
+    assert found(PHONE[-4:])  # what the masked number shows
+    assert found(PHONE)  # the whole number
+    assert not found(PHONE[-5:]) and not found(PHONE[-7:])  # longer endings would uncover hidden digits
+    client.force_login(cx.org.gm)  # a role that sees phones searches by any ending
+    assert found(PHONE[-7:])
+
+
+def test_case_page_names_the_customer_only_to_viewers_cleared_for_its_file(client, cx, register, make_customer):
+    from zhidu.kernel.access import SecretLevel
+
+    secret = make_customer(user=cx.org.sales_a, name="机密客户甲", secret_level=SecretLevel.SECRET)
+    complaint = register(cx.qm, customer=secret.pk, department=cx.org.dept_a.pk)
+    client.force_login(cx.agent)
+    html = client.get(reverse("complaints:detail", args=[complaint.pk])).content.decode()
+    assert complaint.tracking_no in html and "机密客户甲" not in html
+    client.force_login(cx.qm)
+    assert "机密客户甲" in client.get(reverse("complaints:detail", args=[complaint.pk])).content.decode()
+
+
 def test_list_without_permission_is_forbidden(client, cx):
     client.force_login(cx.org.sysadmin)
     assert client.get(reverse("complaints:list")).status_code == 403

@@ -14,7 +14,7 @@ CRITERIA = {"A": "信用调查良好，无逾期", "B": "偶有逾期", "C": "�
 
 
 @pytest.fixture
-def credit(org, pack):
+def credit(org, pack):  # noqa: F811  (the imported fixture)
     from zhidu.kernel import policy
     from zhidu.org.models import User
 
@@ -29,7 +29,7 @@ def credit(org, pack):
 
 
 @pytest.fixture
-def graded(org, credit, make_customer):
+def graded(org, credit, make_customer):  # noqa: F811  (the imported fixtures)
     """A customer of sales_a graded A with a 10,000 yuan limit and a 30-day term."""
     from zhidu.credit import services
 

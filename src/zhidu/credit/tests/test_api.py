@@ -117,3 +117,20 @@ def test_export_is_streamed_and_audited(org, credit, graded):
     assert rows[0][0] == "客户编码" and rows[1][1] == graded.name
     assert AuditEntry.objects.filter(action="credit.export_exposure").exists()
     error(Api(org.sales_a).get("/exports/overdue.xlsx"), 403, "forbidden")
+
+
+def test_info_card_phone_is_masked_unless_the_role_unmasks_phones(org, credit, graded):
+    from zhidu.credit import services
+    from zhidu.credit.models import CreditAccount
+
+    services.info_card_update(org.sales_a, graded.pk, {"contact_person": "王经理", "contact_phone": "13800138000"})
+    card = Api(credit.controller).get(f"/customers/{graded.pk}").json()["info_card"]
+    assert card == {"contact_person": "王经理", "contact_phone": "138****8000"}
+    listed = Api(credit.controller).get("/accounts").json()["items"]
+    assert [a["info_card"].get("contact_phone") for a in listed if a["customer"]["id"] == graded.pk] == ["138****8000"]
+    assert Api(org.gm).get(f"/customers/{graded.pk}").json()["info_card"]["contact_phone"] == "13800138000"
+    # The masked number sent back as shown keeps the number; a new number replaces it.
+    services.info_card_update(credit.controller, graded.pk, {"contact_phone": "138****8000", "address": "新地址"})
+    assert CreditAccount.objects.get(customer=graded).info_card["contact_phone"] == "13800138000"
+    services.info_card_update(credit.controller, graded.pk, {"contact_phone": "13900139000"})
+    assert CreditAccount.objects.get(customer=graded).info_card["contact_phone"] == "13900139000"

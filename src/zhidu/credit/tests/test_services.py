@@ -367,3 +367,54 @@ def test_exposure_report_groups_by_grade(org, credit, graded, make_customer):
     rows = {r["grade"]: r for r in report["by_grade"]}
     assert rows["A"]["exposure"] == Decimal("4000.00") and rows["B"]["customers"] == 1
     assert selectors.exposure_report(org.sales_b)["by_grade"] == []
+
+
+def test_exports_hold_only_the_users_scope_and_clearance(org, credit, graded, make_customer, tmp_path):
+    from openpyxl import load_workbook
+
+    from zhidu.credit import exporting
+    from zhidu.customers.models import Customer
+    from zhidu.kernel.access import SecretLevel
+
+    theirs = make_customer(user=org.sales_b, name="二部客户")
+    secret = make_customer(name="绝密客户")
+    today = timezone.localdate()
+    for customer in (graded, theirs, secret):
+        services.credit_terms_set(org.gm, customer.pk, grade="A", credit_limit="10000", payment_term_days=30, reason="设定额度")
+        services.receivable_create(org.gm, customer.pk, {"reference": "R-1", "amount": "800", "invoiced_on": today - dt.timedelta(days=30), "due_on": today - dt.timedelta(days=3)})
+    Customer.objects.filter(pk=secret.pk).update(secret_level=SecretLevel.TOP_SECRET)
+
+    def names(path):
+        return [row[1] for row in list(load_workbook(path).active.values)[1:]]
+
+    _path, _name, rows = exporting.export_exposure(org.manager_a, path=tmp_path / "a.xlsx")
+    assert rows == 1 and names(tmp_path / "a.xlsx") == [graded.name]
+    _path, _name, rows = exporting.export_overdue(org.manager_a, path=tmp_path / "o.xlsx")
+    assert rows == 1 and names(tmp_path / "o.xlsx") == [graded.name]
+    exporting.export_exposure(org.gm, path=tmp_path / "gm.xlsx")
+    assert sorted(names(tmp_path / "gm.xlsx")) == sorted([graded.name, theirs.name, secret.name])
+    with pytest.raises(Forbidden):
+        exporting.export_overdue(org.sales_a, path=tmp_path / "s.xlsx")
+
+
+def test_imported_orders_obey_the_importers_department_blacklist_as_entry_does(org, credit, graded, settings, tmp_path):
+    from zhidu.admission.models import BlacklistEntry
+    from zhidu.kernel import importing
+
+    settings.ZHIDU_IMPORT_RUNNER = "inline"
+    # Listed by the head office's department only: not the customer's department (销售一部).
+    BlacklistEntry.objects.create(scope="department", department=org.root, customer=graded, name=graded.name, reason="总部名单",
+                                  citation="S01 L311", listed_by=org.gm, listed_on=timezone.localdate())
+    with pytest.raises(Forbidden):
+        order(org.gm, graded, "10")
+    path = tmp_path / "o.csv"
+    path.write_text(f"客户编码,订单号,品名,数量,单价\n{graded.code},SO-1,膝关节,1,10\n", encoding="utf-8")
+    job = importing.job_create("credit_orders", path, user=org.gm, original_name="o.csv")
+    importing.start_job(job)
+    job.refresh_from_db()
+    assert (job.ok_rows, job.failed_rows) == (0, 1)
+    assert not CreditOrder.objects.filter(customer=graded).exists()
+    # The customer's own salesman (销售一部) is not bound by the head office's list.
+    job = importing.job_create("credit_orders", path, user=org.sales_a, original_name="o.csv")
+    importing.start_job(job)
+    assert CreditOrder.objects.filter(customer=graded, reference="SO-1").exists()

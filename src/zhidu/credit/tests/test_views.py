@@ -105,3 +105,16 @@ def test_import_receivables_and_orders(client, org, credit, graded, settings, tm
     graded.credit_account.refresh_from_db()
     assert graded.credit_account.open_orders == 600 and graded.credit_account.exposure == 1600
     assert CreditOrder.objects.filter(customer=graded, state=OrderState.OPEN).count() == 2
+
+
+def test_info_card_form_shows_the_phone_masked_and_saving_it_keeps_the_number(client, org, credit, graded):
+    from zhidu.credit.models import CreditAccount
+
+    services.info_card_update(org.sales_a, graded.pk, {"contact_phone": "13800138000"})
+    login(client, credit.controller)
+    page = client.get(reverse("credit:customer", args=[graded.pk])).content.decode()
+    assert 'value="138****8000"' in page and "13800138000" not in page
+    client.post(reverse("credit:action", args=[graded.pk, "info_card"]), {"contact_phone": "138****8000", "address": "新地址",
+                                                                         "version": CreditAccount.objects.get(customer=graded).version})
+    card = CreditAccount.objects.get(customer=graded).info_card
+    assert card["contact_phone"] == "13800138000" and card["address"] == "新地址"

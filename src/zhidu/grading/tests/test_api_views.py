@@ -103,7 +103,15 @@ def test_pages_home_review_quota_customer_export(s01, org, reviewer, graded_cust
     assert len(rows) == 8 and rows[0][3] == "等级"
     review_export = client.get(f"/grading/reviews/{review.pk}/export/")
     assert review_export.status_code == 200
-    assert client.get("/grading/progress/").status_code == 200
+    review_rows = list(load_workbook(io.BytesIO(b"".join(review_export.streaming_content))).active.iter_rows(values_only=True))
+    assert sorted(r[1] for r in review_rows[1:]) == sorted(c.name for c in customers)
+    assert sum(1 for r in review_rows[1:] if r[4] == "VIP客户") == 1
+    assert "上半年评审" in client.get("/grading/progress/").content.decode()
+    # another department's manager exports none of 销售一部's grades
+    other = Client()
+    other.force_login(org.manager_b)
+    other_rows = list(load_workbook(io.BytesIO(b"".join(other.get("/grading/customers/export/").streaming_content))).active.iter_rows(values_only=True))
+    assert other_rows[1:] == []
 
 
 def test_metrics_form_errors_are_shown_and_nothing_saved(s01, org, reviewer, graded_customer):
@@ -132,3 +140,42 @@ def test_pages_in_english_have_no_chinese_ui_text(s01, org, reviewer, graded_cus
         data = (customer.name, reviewer.display_name, "中文")  # entered data and the language switch
         chinese = [t for t in texts if cjk.search(t) and not any(d in t for d in data)]
         assert not chinese, (url, chinese[:5])
+
+
+def test_review_items_and_export_hide_customers_outside_scope_or_clearance(s01, org, reviewer, graded_customer, set_param):
+    from openpyxl import load_workbook
+
+    from zhidu.customers.models import Customer
+    from zhidu.kernel.access import SecretLevel
+    from zhidu.kernel.errors import NotFound
+
+    for key, value in THRESHOLDS.items():
+        set_param(key, value)
+    open_one = graded_customer(evaluation_score=80)
+    secret = graded_customer(evaluation_score=70)
+    Customer.objects.filter(pk=secret.pk).update(secret_level=SecretLevel.CONFIDENTIAL)
+    review = services.review_start(org.manager_a, department=org.dept_a)  # 机密 clearance: both customers
+    assert {i.customer_id for i in review.items.all()} == {open_one.pk, secret.pk}
+
+    # 主管 (本部门, 秘密) sees the review of 销售一部, but not the 机密 customer in it
+    items = Api(org.supervisor_a).get(f"/reviews/{review.pk}/items").json()["items"]
+    assert [i["customer_id"] for i in items] == [open_one.pk]
+    client = Client()
+    client.force_login(org.supervisor_a)
+    page = client.get(f"/grading/reviews/{review.pk}/").content.decode()
+    assert open_one.name in page and secret.name not in page
+    # 业务员 (本人) does not see the department's review at all
+    assert Api(org.sales_a2).get(f"/reviews/{review.pk}/items").status_code == 404
+
+    # the export of the 秘密-cleared reviewer leaves the 机密 customer out
+    client.force_login(reviewer)
+    export = client.get(f"/grading/reviews/{review.pk}/export/")
+    rows = list(load_workbook(io.BytesIO(b"".join(export.streaming_content))).active.iter_rows(values_only=True))
+    assert [r[1] for r in rows[1:]] == [open_one.name]
+    # nor may that reviewer keep the 机密 customer's grade or write evidence for it
+    hidden = review.items.get(customer=secret)
+    with pytest.raises(NotFound):
+        services.review_item_update(reviewer, review.pk, hidden.pk, evidence="x")
+    assert Api(reviewer).send("patch", f"/reviews/{review.pk}/items/{hidden.pk}", {"evidence": "x"}).status_code == 404
+    hidden.refresh_from_db()
+    assert hidden.evidence == ""

@@ -108,6 +108,9 @@ def test_review_upgrade_downgrade_deadline_and_approval(s01, thresholds, org, re
     assert deadline.due_at - deadline.started_at == timedelta(days=5)
     assert "L305" in deadline.source
     assert review.approval.chain == [{"role": "dept_manager", "label": "销售部门负责人"}]
+    from zhidu.kernel import deadlines
+
+    assert deadlines._resolvers["grading.review"]("manager", [str(review.pk)]) == {str(review.pk): [org.manager_a.pk]}
     # nothing changes before the approval
     assert CustomerGrade.objects.get(customer=old_vip).grade == "VIP"
 
@@ -135,6 +138,12 @@ def test_single_downgrade_has_deadline_and_rejection_keeps_grade(s01, thresholds
     services.grade_assign(customers[0], "VIP", actor=reviewer, reason="评审", citation="L273")
     change = services.grade_change_propose(reviewer, customers[0].pk, "PREFERRED", reason="合同执行能力差", evidence="合同 HT-001 逾期未提货")
     assert change.is_downgrade and change.due_at is not None
+    # the downgrade deadline's escalation reaches the proposer and the customer's department manager
+    from zhidu.kernel import deadlines
+
+    resolve = deadlines._resolvers["grading.gradechange"]
+    assert resolve("owner", [str(change.pk)]) == {str(change.pk): [reviewer.pk]}
+    assert resolve("manager", [str(change.pk)]) == {str(change.pk): [org.manager_a.pk]}
     with pytest.raises(Conflict):
         services.grade_change_propose(reviewer, customers[0].pk, "QUALIFIED", reason="重复")
     approvals.decide(change.approval_id, org.manager_a, False, "证据不足")

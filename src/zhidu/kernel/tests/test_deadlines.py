@@ -174,3 +174,42 @@ def test_a_ladder_step_in_a_year_without_holidays_waits_without_stalling_the_oth
     assert year_end.next_escalation_at == at(2027, 1, 4, 10)
     assert deadlines.sweep(at(2027, 1, 4, 10)).escalated == 1
     assert Notification.objects.filter(user=staff["director"], title="已超时：年末").count() == 1
+
+
+def test_extend_gives_a_new_length_from_the_start_and_restarts_the_ladder(staff):
+    deadline = deadlines.deadline_start(("complaints.complaint", 20), "k", at(2026, 3, 2, 9), 1, "hours", SOURCE, ladder=LADDER)
+    assert deadlines.sweep(at(2026, 3, 2, 10, 30)).breached == 1
+    deadline.refresh_from_db()
+    assert deadline.state == Deadline.State.BREACHED and deadline.escalation_level == 2
+
+    extended = deadlines.deadline_extend(deadline, 5, "hours", at(2026, 3, 2, 10, 30), source=SOURCE + " | 延期")
+    assert extended.due_at == at(2026, 3, 2, 14) and (extended.amount, extended.unit) == (5, "hours")
+    assert extended.state == Deadline.State.DUE and extended.breached_at is None
+    assert extended.escalation_level == 0 and extended.next_escalation_at == at(2026, 3, 2, 13)
+    assert extended.source == SOURCE + " | 延期"
+    deadline.refresh_from_db()
+    assert deadline.due_at == at(2026, 3, 2, 14)
+
+
+def test_extend_keeps_paused_time_and_a_breach_the_new_length_does_not_cure(staff):
+    deadline = deadlines.deadline_start(("complaints.complaint", 21), "k", at(2026, 3, 2, 9), 1, "hours", SOURCE)
+    deadlines.deadline_pause(deadline, at(2026, 3, 2, 9, 30))
+    deadlines.deadline_resume(deadline, at(2026, 3, 2, 10))  # 30 minutes paused
+    extended = deadlines.deadline_extend(deadline, 2, "hours", at(2026, 3, 2, 10))
+    assert extended.due_at == at(2026, 3, 2, 11, 30) and extended.source == SOURCE
+
+    late = deadlines.deadline_start(("complaints.complaint", 22), "k", at(2026, 3, 2, 9), 1, "hours", SOURCE)
+    deadlines.sweep(at(2026, 3, 2, 12))
+    still_late = deadlines.deadline_extend(late, 2, "hours", at(2026, 3, 2, 12))
+    assert still_late.state == Deadline.State.BREACHED and still_late.breached_at is not None
+
+
+def test_extend_refuses_a_met_timer_or_an_unknown_unit():
+    deadline = deadlines.deadline_start(("x.y", 23), "k", at(2026, 3, 2, 9), 1, "hours", SOURCE)
+    with pytest.raises(Invalid):
+        deadlines.deadline_extend(deadline, 2, "fortnights")
+    deadlines.deadline_met(deadline, at(2026, 3, 2, 9, 30))
+    with pytest.raises(Conflict):
+        deadlines.deadline_extend(deadline, 2, "hours")
+    deadline.refresh_from_db()
+    assert (deadline.amount, deadline.unit, deadline.due_at) == (1, "hours", at(2026, 3, 2, 10))
