@@ -126,3 +126,17 @@ def test_public_page_needs_no_login_and_shows_no_internal_navigation(client, cx)
     html = client.get(reverse("complaints_public:track")).content.decode()
     assert "user-menu" not in html
     assert not re.search(r'href="/complaints/', html)
+
+
+def test_any_typed_tracking_number_makes_a_cache_key_every_backend_accepts():
+    import warnings
+
+    from django.core.cache.backends.base import CacheKeyWarning
+
+    from zhidu.complaints import ratelimit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheKeyWarning)  # memcached refuses spaces, controls and long keys
+        for typed in ("TS 2026\x80\x1f空格" * 20, "\U000fce24V²:x"):
+            assert ratelimit.hit("lookup_failed", typed) == 1
+            assert ratelimit.hit("lookup_failed", typed) == 2
