@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-only install install-test assets chromium serve worker messages clean
+.PHONY: run test test-only install install-test assets chromium serve worker messages clean bench bench-full wrk
 
 run: install assets
 	$(BIN)/zhidu run
@@ -52,6 +52,21 @@ serve: install assets
 
 worker: install
 	$(BIN)/zhidu worker
+
+# Benchmarks (bench/, docs/benchmarks.md): 10k and 100k customers on SQLite and PostgreSQL in under ten
+# minutes; bench-full at a million. PostgreSQL: ZHIDU_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432).
+bench: install-test assets wrk
+	$(BIN)/python -m bench.run --scales 10k,100k $(BENCH_ARGS)
+
+bench-full: install-test assets wrk
+	$(BIN)/python -m bench.run --scales 1m --name 1m $(BENCH_ARGS)
+
+# Debian's wrk for the HTTP throughput benchmark; installed only where we are root and it is missing.
+wrk:
+	@if ! command -v wrk >/dev/null; then \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else echo "The HTTP benchmark needs Debian's wrk: sudo apt-get install wrk"; fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) node_modules src/zhidu/web/static/vendor
