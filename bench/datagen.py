@@ -107,12 +107,16 @@ def csv_file(n: int, seed: int = SEED) -> Path:
     if not path.exists():
         DATA_DIR.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
-        with open(partial, "w", newline="", encoding="utf-8-sig") as f:
-            writer = csv.DictWriter(f, fieldnames=HEADERS)
-            writer.writeheader()
-            writer.writerows(customer_records(n, seed))
+        write_csv(partial, n, seed)
         os.replace(partial, path)
     return path
+
+
+def write_csv(path: Path, n: int, seed: int = SEED) -> None:
+    with open(path, "w", newline="", encoding="utf-8-sig") as f:
+        writer = csv.DictWriter(f, fieldnames=HEADERS)
+        writer.writeheader()
+        writer.writerows(customer_records(n, seed))
 
 
 def xlsx_file(n: int, seed: int = SEED) -> Path:
