@@ -32,6 +32,7 @@ LANGUAGE_CODE = "en"
 STATIC_ROOT = _VAR / "static"
 MEDIA_ROOT = _VAR / "media"
 GEOIP_PATH = MEDIA_ROOT / "geodb"
+MEDIA_ROOT.mkdir(parents=True, exist_ok=True)  # its e-mail importer keeps lock files there
 LOAD_EXCHANGE_RATE = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LOGGING = {

@@ -21,8 +21,8 @@ from zhidu.kernel.exporting import XlsxWriter, temp_path
 from zhidu.org import permissions as perms
 
 from . import validation
-from .models import Contact, CustomerStatus
-from .selectors import FILTERS, customers_filtered
+from .models import CustomerStatus
+from .selectors import FILTERS, customers_filtered, primary_contacts
 
 CHUNK_SIZE = 2000
 HEADER = [
@@ -86,13 +86,4 @@ def export_customers(user, filters: dict | None = None, *, path: str | os.PathLi
 
 
 def _primary_contacts(customer_ids: list[int]) -> dict[int, tuple[str, str, str, str]]:
-    """customer id -> (name, title, phone, email) of its primary contact (else its first), one query."""
-    found: dict[int, tuple[str, str, str, str]] = {}
-    rows = (
-        Contact.objects.filter(customer_id__in=customer_ids)
-        .order_by("customer_id", "-is_primary", "id")
-        .values_list("customer_id", "name", "title", "phone", "email")
-    )
-    for customer_id, *values in rows:
-        found.setdefault(customer_id, tuple(values))
-    return found
+    return primary_contacts(customer_ids)

@@ -8,14 +8,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from zhidu.kernel import audit
-from zhidu.kernel.access import SecretLevel, clearance_q, mask, scope_q, user_clearance
+from zhidu.kernel.access import SecretLevel, clearance_q, mask, scope_arms, scope_q, user_clearance
 from zhidu.kernel.errors import NotFound
 from zhidu.org import permissions as perms
 
-from .models import AccessRequest, Customer, CustomerDocument, TimelineEvent
-from .search import search_q
+from .models import AccessRequest, Contact, Customer, CustomerDocument, TimelineEvent
+from .search import indexed_name_ids, search_parts, search_q
 
 MAX_LIMIT = 200
+NAME_BATCH_MAX = 4000  # ids per step through SQLite's name index (bound parameters of one IN)
 FILTERS = ("department", "owner", "status", "customer_type", "region", "review_due")
 
 
@@ -64,6 +65,17 @@ def customers_visible(user) -> QuerySet:
     return Customer.objects.filter((scope_q(user) & clearance_q(user)) | Q(pk__in=active_grants(user).values("customer_id")))
 
 
+def _visible_arms(user) -> list[Q]:
+    """customers_visible's condition as OR-ed arms, each within the viewer's clearance: the arms of the
+    data scope, and the active grants when the viewer holds any."""
+    if not _can_view(user):
+        return [Q(pk__in=[])]
+    arms = [arm & clearance_q(user) for arm in scope_arms(user)]
+    if active_grants(user).exists():
+        arms.append(Q(pk__in=active_grants(user).values("customer_id")))
+    return arms
+
+
 def customer_list(user, q: str | None = None, filters: dict | None = None, after: int | None = None, limit: int = 50) -> Page:
     """A keyset page of the visible files, newest first (never counts the table).
 
@@ -72,8 +84,45 @@ def customer_list(user, q: str | None = None, filters: dict | None = None, after
     included), owner (id), status, customer_type, region, review_due (true: files whose next review
     date is today or earlier)."""
     limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
-    qs = customers_filtered(user, q, filters).select_related("owner", "department")
-    return _keyset(qs, after, limit)
+    base = customers_filtered(user, None, filters)
+    parts = search_parts(q, user)
+    arms = _visible_arms(user)
+    conditions = [arm & condition for arm in arms for condition in (parts.conditions if parts else [Q()])]
+    if len(conditions) == 1 and (parts is None or parts.indexed_name is None):
+        return _keyset(base.filter(conditions[0]).select_related("owner", "department"), after, limit)
+    # Visibility and search are ORs across columns. The page of an OR is the page of the union of each
+    # arm's page: every arm is one query an index serves newest first (limit + 1 rows), then the
+    # newest ids of their union are read.
+    after = _int_or_none(after)
+    if after:
+        base = base.filter(pk__lt=after)
+    ids = set()
+    for condition in conditions:
+        ids.update(base.filter(condition).order_by("-id").values_list("pk", flat=True)[: limit + 1])
+    if parts is not None and parts.indexed_name is not None:
+        ids.update(_indexed_name_ids(base, parts.indexed_name, after, limit + 1))
+    newest = sorted(ids, reverse=True)[: limit + 1]
+    rows = list(base.filter(pk__in=newest).select_related("owner", "department").order_by("-id")) if newest else []
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, rows[-1].pk if more and rows else None)
+
+
+def _indexed_name_ids(base, text: str, after: int | None, wanted: int) -> list[int]:
+    """SQLite: the newest `wanted` ids of `base` whose name contains `text`, walking the name index
+    newest first in growing batches and keeping the ids `base` lets through (scope, clearance,
+    filters), so a frequent text stops early and a rare one reads only its matches."""
+    found: list[int] = []
+    before, batch = after, 4 * wanted
+    while len(found) < wanted:
+        candidates = indexed_name_ids(text, before, batch)
+        if not candidates:
+            break
+        found.extend(sorted(base.filter(pk__in=candidates).values_list("pk", flat=True), reverse=True))
+        if len(candidates) < batch:
+            break
+        before, batch = candidates[-1], min(batch * 4, NAME_BATCH_MAX)
+    return found[:wanted]
 
 
 def customers_filtered(user, q: str | None = None, filters: dict | None = None) -> QuerySet:
@@ -194,6 +243,22 @@ def contacts_masked(user, customer) -> list[dict]:
     ]
 
 
+def primary_contacts(customer_ids: list[int]) -> dict[int, tuple[str, str, str, str]]:
+    """customer id -> (name, title, phone, email) of its primary contact (else its first), one query;
+    phones as stored (the caller masks them for its viewer)."""
+    found: dict[int, tuple[str, str, str, str]] = {}
+    if not customer_ids:
+        return found
+    rows = (
+        Contact.objects.filter(customer_id__in=customer_ids)
+        .order_by("customer_id", "-is_primary", "id")
+        .values_list("customer_id", "name", "title", "phone", "email")
+    )
+    for customer_id, *values in rows:
+        found.setdefault(customer_id, tuple(values))
+    return found
+
+
 def customer_timeline(user, customer_id, after: int | None = None, limit: int = 50) -> Page:
     """The file's timeline, newest first, as a keyset page."""
     limit = max(1, min(_int_or_none(limit) or 50, MAX_LIMIT))
@@ -240,13 +305,15 @@ def access_requests_for(user, customer_id=None, limit: int = 50, *, to_approve: 
 
 
 def _department_filter(value) -> Q:
+    """The department and its subtree, as a list of ids on the indexed department column (a join with
+    LIKE on the path kept the planners from the (department, status, -id) index)."""
     from zhidu.org.models import Department
 
     department_id = _int_or_none(value)
     department = Department.objects.filter(pk=department_id).only("path").first() if department_id else None
     if department is None:
         return Q(pk__in=[])
-    return Q(department__path__startswith=department.path)
+    return Q(department_id__in=list(Department.objects.filter(path__startswith=department.path).values_list("pk", flat=True)))
 
 
 def _keyset(qs, after, limit) -> Page:

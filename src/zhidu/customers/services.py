@@ -650,11 +650,12 @@ def find_duplicates(cleaned: dict, phones=(), *, exclude_id: int | None = None, 
         seen.add(customer["id"])
         target.append({**customer, "reason": reason})
 
+    # "Not blank" repeated so the partial unique indexes (credit code, 身份证号) serve the lookup.
     identifiers = Q()
     if cleaned.get("credit_code"):
-        identifiers |= Q(credit_code=cleaned["credit_code"])
+        identifiers |= Q(credit_code=cleaned["credit_code"]) & ~Q(credit_code="")
     if cleaned.get("id_number"):
-        identifiers |= Q(id_number=cleaned["id_number"])
+        identifiers |= Q(id_number=cleaned["id_number"]) & ~Q(id_number="")
     if identifiers:
         for row in base.filter(identifiers).values("id", "code", "name", "credit_code", "id_number")[:20]:
             reason = "credit_code" if cleaned.get("credit_code") and row["credit_code"] == cleaned["credit_code"] else "id_number"

@@ -16,6 +16,7 @@ Public functions (stable names, used by customers/services.py and customers/impo
   record (see its docstring).
 """
 
+import functools
 import re
 import unicodedata
 
@@ -61,9 +62,25 @@ _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+# A code already in its compact form: 8 digits, then 10 characters of the code's alphabet. Such a text
+# is what stdnum's compact() returns unchanged, so its check character is all that is left to test.
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_PLAIN = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
+_USCC_INDEX = {c: i for i, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
 def validate_credit_code(value) -> str:
     """Returns the compact 统一社会信用代码 (18 characters, upper case) or raises ValidationError."""
-    code = uscc.compact(_text(value)).upper()
+    text = value.strip() if isinstance(value, str) else _text(value)
+    if _USCC_PLAIN.fullmatch(text):
+        # The common case, decided as stdnum's uscc.validate decides it (length, format, check character)
+        # without its per-character clean-up; tested against it.
+        index = _USCC_INDEX
+        total = sum(index[c] * w for c, w in zip(text, _USCC_WEIGHTS))
+        if text[17] == _USCC_ALPHABET[(31 - total) % 31]:
+            return text
+    code = uscc.compact(text).upper()
     if not code:
         raise ValidationError(_("统一社会信用代码不能为空"), code="required")
     try:
@@ -83,12 +100,30 @@ def validate_id_number(value) -> str:
         raise ValidationError(_("身份证号无效：%(value)s") % {"value": number[:40]}, code="invalid") from None
 
 
+def _plain_mobile_pattern():
+    """The CN mobile pattern of phonenumbers' own metadata. An 11-digit text starting with 13-19 (but not
+    179, which the metadata strips as a carrier prefix) is parsed to exactly that national number, no other
+    number type of CN matches it, and its national format keeps its digits; so it is valid exactly when
+    this pattern matches (tested against the parser for every 号段)."""
+    from phonenumbers import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region("CN")
+    return re.compile(metadata.mobile.national_number_pattern)
+
+
+_PLAIN_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_PATTERN = _plain_mobile_pattern()
+
+
 def normalize_phone(value) -> str | None:
     """A valid Chinese phone number as national digits: mobiles without prefix ("13812345678"),
     landlines with the trunk 0 and area code ("01012345678"); None when not a valid number."""
-    text = _text(value)
+    text = value.strip() if isinstance(value, str) else _text(value)
     if not text or len(text) > 40:
         return None
+    if _PLAIN_MOBILE.fullmatch(text) and not text.startswith("179"):
+        # Most numbers in a customer file: a plain mobile number, checked without the full parser.
+        return text if _MOBILE_PATTERN.fullmatch(text) else None
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:
@@ -182,9 +217,10 @@ def validate_customer_data(data: dict, *, customer_type_cfg=None) -> tuple[dict,
         err("customer_type", _("未知的客户类型：%(value)s") % {"value": type_key[:40]})
     cleaned["customer_type"] = type_cfg["key"] if type_cfg else type_key
 
+    limits = _max_lengths()
     for field in TEXT_FIELDS:
         value = _text(data.get(field))
-        limit = Customer._meta.get_field(field).max_length
+        limit = limits[field]
         if len(value) > limit:
             err(field, _("不能超过 %(limit)d 个字符（当前 %(length)d 个）") % {"limit": limit, "length": len(value)})
         cleaned[field] = value
@@ -193,14 +229,12 @@ def validate_customer_data(data: dict, *, customer_type_cfg=None) -> tuple[dict,
         err("name", _("客户名称不能为空"))
 
     identifier = (type_cfg or {}).get("identifier", "none")
-    for field, validator, label in (
-        ("credit_code", validate_credit_code, _("统一社会信用代码")),
-        ("id_number", validate_id_number, _("身份证号")),
-    ):
+    for field, validator in (("credit_code", validate_credit_code), ("id_number", validate_id_number)):
         if not cleaned[field] or field in errors:
             continue
         # "none" means the type does not restrict the identifier: one given is still validated.
         if type_cfg is not None and identifier not in (field, "none"):
+            label = _("统一社会信用代码") if field == "credit_code" else _("身份证号")
             err(field, _("%(type)s类客户不填写%(field)s") % {"type": type_cfg.get("label", type_key), "field": label})
             continue
         try:
@@ -234,7 +268,14 @@ def validate_customer_data(data: dict, *, customer_type_cfg=None) -> tuple[dict,
     return cleaned, errors
 
 
+@functools.cache
+def _max_lengths() -> dict[str, int]:
+    return {field: Customer._meta.get_field(field).max_length for field in TEXT_FIELDS}
+
+
 def _text(value) -> str:
+    if isinstance(value, str):
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -271,11 +312,29 @@ def _find_type(types: dict[str, dict], given: str) -> dict | None:
     return None
 
 
+_CHOICES_SEEN: dict[tuple, object] = {}
+
+
 def _choice(value, choices, default):
     """A choice given by value or label (Chinese or in the active language); None if unknown."""
     text = _text(value)
     if not text:
         return default
+    # The answer depends only on the choices, the language and the text, and a file repeats a few texts.
+    from django.utils import translation
+
+    key = (choices, translation.get_language(), text)
+    try:
+        return _CHOICES_SEEN[key]
+    except KeyError:
+        pass
+    if len(_CHOICES_SEEN) > 1000:
+        _CHOICES_SEEN.clear()
+    found = _CHOICES_SEEN[key] = _find_choice(text, choices)
+    return found
+
+
+def _find_choice(text, choices):
     for member in choices:
         if text == str(member.value) or text == str(member.label) or text.casefold() == member.name.casefold():
             return member.value

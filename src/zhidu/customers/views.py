@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from zhidu.kernel import policy
-from zhidu.kernel.access import mask
+from zhidu.kernel.access import SecretLevel, mask
 from zhidu.kernel.errors import ApiError, Conflict, Forbidden, Invalid, NotFound
 from zhidu.kernel.form_errors import apply_errors
 from zhidu.org import permissions as perms
@@ -34,7 +33,7 @@ from .forms import (
     TransferForm,
     type_choices,
 )
-from .models import Contact, CustomerStatus, TimelineEvent
+from .models import CustomerStatus, TimelineEvent
 
 PAGE_SIZE = 50
 TIMELINE_PAGE = 30
@@ -89,12 +88,14 @@ def customer_list(request):
 def _list_rows(user, customers) -> list[dict]:
     """The page's customers with their primary contact (phone masked for the viewer); one extra query
     for the contacts of the whole page."""
-    prefetch_related_objects(customers, Prefetch("contacts", queryset=Contact.objects.order_by("-is_primary", "id"), to_attr="contacts_ordered"))
+    contacts = selectors.primary_contacts([customer.pk for customer in customers])
     labels = dict(type_choices())
+    statuses = {value: str(label) for value, label in CustomerStatus.choices}
+    levels = {value: str(label) for value, label in SecretLevel.choices}
     today = timezone.localdate()
     rows = []
     for customer in customers:
-        contact = customer.contacts_ordered[0] if customer.contacts_ordered else None
+        contact = contacts.get(customer.pk)
         rows.append(
             {
                 "id": customer.pk,
@@ -102,14 +103,14 @@ def _list_rows(user, customers) -> list[dict]:
                 "name": customer.name,
                 "type_label": labels.get(customer.customer_type, customer.customer_type),
                 "status": customer.status,
-                "status_label": customer.get_status_display(),
+                "status_label": statuses.get(customer.status, customer.status),
                 "region": customer.region,
                 "owner_name": str(customer.owner),
                 "department_name": customer.department.name,
-                "contact_name": contact.name if contact else "",
-                "phone": mask("phone", contact.phone, user) if contact else "",
+                "contact_name": contact[0] if contact else "",
+                "phone": mask("phone", contact[2], user) if contact else "",
                 "secret_level": customer.secret_level,
-                "secret_label": customer.get_secret_level_display(),
+                "secret_label": levels.get(customer.secret_level, customer.secret_level),
                 "next_review_on": customer.next_review_on,
                 "review_overdue": customer.next_review_on is not None and customer.next_review_on <= today,
             }

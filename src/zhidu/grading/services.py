@@ -14,8 +14,10 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, DateField, DecimalField, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (Case, CharField, Count, DateField, DateTimeField, DecimalField, Exists, F, IntegerField, JSONField, OuterRef, Q,
+                              Subquery, Value, When)
 from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +40,6 @@ REVIEW_TASK_KIND = "grading.review"
 CUSTOMER_TARGET = "customers.customer"
 REASON_MAX = 300
 EVIDENCE_MAX = 500
-CHUNK = 2000
 
 METRIC_FIELDS = ("sales_amount", "sales_growth", "bed_count", "hospital_level", "overdue_count", "evaluation_score",
                  "nature", "size", "product", "business_since", "note")
@@ -343,8 +344,9 @@ def review_start(user, *, department=None, title: str = "", on: dt.date | None =
     1. scores: one UPDATE of the metrics table with the weighted criteria;
     2. proposals: one INSERT … SELECT of eligible grades (the pack's rules, highest grade first);
     3. quotas: per grade and quota one UPDATE that ranks by score with window functions and moves the
-       customers beyond a `block` cap one grade down (a `warn` quota only marks them);
-    4. changes: one UPDATE comparing proposed and current grades."""
+       customers beyond a `block` cap one grade down (a `warn` quota only marks them).
+    The change against the current grade (new / up / down / same) is written by the INSERT and again by
+    a quota UPDATE for the customers it moves, never by a pass over every item."""
     _require(user, perms.GRADING_REVIEW)
     on = on or timezone.localdate()
     thresholds = scheme.thresholds()  # fails first, naming every blank threshold
@@ -388,7 +390,8 @@ def review_start(user, *, department=None, title: str = "", on: dt.date | None =
             x_product=Coalesce(F("grading_metrics__product"), Value("")),
             x_current=Coalesce(F("grading_grade__grade"), Value("")), x_current_order=F("grading_grade__grade_order"),
             x_eligible=eligible, x_proposed=eligible, x_proposed_order=eligible_order, x_score=F("grading_metrics__score"),
-            x_change=Value(ReviewItem.Change.SAME), x_note=Value(""), x_provisional=provisional, x_excluded=Value(False), x_evidence=Value(""),
+            x_change=_change(eligible_order, F("grading_grade__grade_order"), Q(grading_grade__grade__isnull=True) | Q(grading_grade__grade="")),
+            x_note=Value(""), x_provisional=provisional, x_excluded=Value(False), x_evidence=Value(""),
         ).values("x_review", "x_customer", "x_department", "x_product", "x_current", "x_current_order", "x_eligible", "x_proposed",
                  "x_proposed_order", "x_score", "x_change", "x_note", "x_provisional", "x_excluded", "x_evidence")
         sql, params = select.query.sql_with_params()
@@ -400,12 +403,6 @@ def review_start(user, *, department=None, title: str = "", on: dt.date | None =
             for quota in [q for q in scheme.quotas() if q["grade"] == g.key]:
                 below = grades[g_index + 1]
                 notes[(g.key, quota["per"])] = _apply_quota(review, quota, g, below)
-        # 4. changes
-        ReviewItem.objects.filter(review=review).update(change=Case(
-            When(current_grade="", then=Value(ReviewItem.Change.NEW)),
-            When(proposed_order__lt=F("current_order"), then=Value(ReviewItem.Change.UP)),
-            When(proposed_order__gt=F("current_order"), then=Value(ReviewItem.Change.DOWN)),
-            default=Value(ReviewItem.Change.SAME)))
         review.counts = _counts(review)
         review.save(update_fields=["counts"])
         task = ScheduledTask.objects.filter(kind=REVIEW_TASK_KIND, state=ScheduledTask.State.OPEN,
@@ -417,6 +414,15 @@ def review_start(user, *, department=None, title: str = "", on: dt.date | None =
         audit.record(user, "grading.review_started", review, {"department": getattr(dept, "pk", None), "counts": review.counts,
                                                               "thresholds": thresholds}, request=request)
     return review
+
+
+def _change(proposed_order, current_order, no_current: Q):
+    """new / up / down / same: the proposed grade against the current one (order 0 = highest)."""
+    return Case(
+        When(no_current, then=Value(ReviewItem.Change.NEW)),
+        When(LessThan(proposed_order, current_order), then=Value(ReviewItem.Change.UP)),
+        When(GreaterThan(proposed_order, current_order), then=Value(ReviewItem.Change.DOWN)),
+        default=Value(ReviewItem.Change.SAME), output_field=CharField())
 
 
 def _apply_quota(review: Review, quota: dict, grade: scheme.Grade, below: scheme.Grade) -> int:
@@ -436,9 +442,11 @@ def _apply_quota(review: Review, quota: dict, grade: scheme.Grade, below: scheme
     if quota["enforcement"] == "block":
         note = _("超过%(per)s“%(grade)s”比例上限 %(pct)s%%，降为“%(below)s”") % {
             "per": per_label, "grade": grade.display, "pct": f"{quota['max_percent']:g}", "below": below.display}
-        sql = (f"UPDATE {table} SET proposed_grade = %s, proposed_order = %s, quota_note = %s "
+        change = (f"CASE WHEN current_grade = '' THEN '{ReviewItem.Change.NEW}' WHEN current_order > %s THEN '{ReviewItem.Change.UP}' "
+                  f"WHEN current_order < %s THEN '{ReviewItem.Change.DOWN}' ELSE '{ReviewItem.Change.SAME}' END")
+        sql = (f"UPDATE {table} SET proposed_grade = %s, proposed_order = %s, quota_note = %s, change = {change} "
                f"WHERE id IN ({over})")
-        params = [below.key, below.order, note[:200], review.pk, grade.key, basis_points]
+        params = [below.key, below.order, note[:200], below.order, below.order, review.pk, grade.key, basis_points]
     else:
         note = _("超过%(per)s“%(grade)s”比例上限 %(pct)s%%（提醒）") % {
             "per": per_label, "grade": grade.display, "pct": f"{quota['max_percent']:g}"}
@@ -711,7 +719,7 @@ def _visit_sync_one(customer: Customer, grade: scheme.Grade, actor) -> None:
 def visits_sync(*, customer_ids=None, actor=None, cancel_first: bool = False) -> int:
     """Makes the open visit tasks match the grades in force, set-based: cancels (one UPDATE) the visit
     tasks of customers whose grade has no visit frequency (or, with cancel_first, of `customer_ids`),
-    then creates the missing tasks in chunks of bulk inserts. Returns the number of tasks created."""
+    then creates the missing tasks with one INSERT … SELECT. Returns the number of tasks created."""
     grades = scheme.grades()
     no_visit = [g.key for g in grades if not g.visit_every_months]
     open_tasks = ScheduledTask.objects.filter(kind=VISIT_KIND, target_type=CUSTOMER_TARGET, state=ScheduledTask.State.OPEN)
@@ -721,34 +729,41 @@ def visits_sync(*, customer_ids=None, actor=None, cancel_first: bool = False) ->
     elif customer_ids is not None:
         cancel = cancel.filter(customer_id__in=customer_ids)
     open_tasks.filter(target_id__in=cancel.annotate(t=Cast("customer_id", CharField())).values("t")).update(state=ScheduledTask.State.CANCELLED)
-    created = 0
     version = _version()
     source = scheme.source("grading.grades")[:300]
     today = timezone.localdate()
-    for grade in grades:
-        if not grade.visit_every_months:
-            continue
-        has_task = ScheduledTask.objects.filter(kind=VISIT_KIND, target_type=CUSTOMER_TARGET, state=ScheduledTask.State.OPEN,
-                                                target_id=Cast(OuterRef("customer_id"), CharField()))
-        missing = CustomerGrade.objects.filter(grade=grade.key).exclude(Exists(has_task))
-        if customer_ids is not None:
-            missing = missing.filter(customer_id__in=customer_ids)
-        due = _add_months(today, grade.visit_every_months)
-        recurrence = {"amount": grade.visit_every_months, "unit": "months"}
-        title = _visit_title(grade)
-        rows = missing.values_list("customer_id", "customer__owner_id").order_by("customer_id")
-        last = 0
-        while True:
-            chunk = list(rows.filter(customer_id__gt=last)[:CHUNK])
-            if not chunk:
-                break
-            last = chunk[-1][0]
-            ScheduledTask.objects.bulk_create([
-                ScheduledTask(kind=VISIT_KIND, target_type=CUSTOMER_TARGET, target_id=str(cid), title=title, due_on=due,
-                              recurrence=recurrence, source=source, assignee_id=owner, pack_version=version)
-                for cid, owner in chunk], ignore_conflicts=True)
-            created += len(chunk)
-    return created
+    now = timezone.now()
+    table = connection.ops.quote_name(ScheduledTask._meta.db_table)
+    visited = [g for g in grades if g.visit_every_months]
+    if not visited:
+        return 0
+
+    def by_grade(values, output_field):
+        return Case(*[When(grade=g.key, then=Value(values[g.key], output_field=output_field)) for g in visited], output_field=output_field)
+
+    has_task = ScheduledTask.objects.filter(kind=VISIT_KIND, target_type=CUSTOMER_TARGET, state=ScheduledTask.State.OPEN,
+                                            target_id=Cast(OuterRef("customer_id"), CharField()))
+    missing = CustomerGrade.objects.filter(grade__in=[g.key for g in visited]).exclude(Exists(has_task))
+    if customer_ids is not None:
+        missing = missing.filter(customer_id__in=customer_ids)
+    rows = missing.order_by().annotate(
+        x_kind=Value(VISIT_KIND), x_type=Value(CUSTOMER_TARGET), x_target=Cast("customer_id", CharField()),
+        x_title=by_grade({g.key: _visit_title(g) for g in visited}, CharField()),
+        x_due=by_grade({g.key: _add_months(today, g.visit_every_months) for g in visited}, DateField()),
+        x_state=Value(ScheduledTask.State.OPEN),
+        x_recurrence=by_grade({g.key: {"amount": g.visit_every_months, "unit": "months"} for g in visited}, JSONField()),
+        x_source=Value(source), x_assignee=F("customer__owner_id"),
+        x_pack=Value(version.pk if version else None, output_field=IntegerField()), x_created=Value(now, output_field=DateTimeField()),
+    ).values("x_kind", "x_type", "x_target", "x_title", "x_due", "x_state", "x_recurrence", "x_source", "x_assignee", "x_pack", "x_created")
+    sql, params = rows.query.sql_with_params()
+    # One INSERT … SELECT for every grade at once (one statement per grade would judge "has a task" by
+    # planner statistics that do not yet know the tasks the previous statement wrote); a task another
+    # process opened meanwhile is kept (the partial unique index on open tasks), as
+    # bulk_create(ignore_conflicts=True) did.
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} (kind, target_type, target_id, title, due_on, state, recurrence, source, assignee_id, "
+                       f"pack_version_id, created_at) {sql} ON CONFLICT DO NOTHING", params)
+        return max(cursor.rowcount, 0)
 
 
 def visit_done(user, task_id, *, note: str = "", request=None):

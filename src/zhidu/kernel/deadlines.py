@@ -70,11 +70,33 @@ def _clean_ladder(ladder) -> list[dict]:
     return cleaned
 
 
-def _escalation_time(deadline: Deadline, level: int):
+class _CalendarMemo:
+    """calendar.add for the many deadlines of one sweep. A day-based unit keeps the time of day, so its
+    result depends only on the local date it starts from: each (date, amount, unit) is worked out once
+    instead of once per deadline (the calendar loads its holiday data on every call)."""
+
+    DAY_UNITS = ("calendar_days", "working_days", "trading_days")
+
+    def __init__(self):
+        self._days: dict[tuple, object] = {}
+        self._tz = timezone.get_current_timezone()
+
+    def add(self, start, amount: int, unit: str):
+        if unit not in self.DAY_UNITS or amount == 0:
+            return calendar.add(start, amount, unit)
+        local = start.astimezone(self._tz)
+        key = (local.date(), amount, unit)
+        day = self._days.get(key)
+        if day is None:
+            day = self._days[key] = calendar.add(local, amount, unit).date()
+        return calendar._at(day, local.time(), local.tzinfo)
+
+
+def _escalation_time(deadline: Deadline, level: int, memo: _CalendarMemo | None = None):
     if level >= len(deadline.ladder):
         return None
     amount, unit = parse_after(deadline.ladder[level]["after"])
-    return calendar.add(deadline.due_at, amount, unit)
+    return (memo or calendar).add(deadline.due_at, amount, unit)
 
 
 def _current_version():
@@ -228,15 +250,18 @@ def _recipients(batch: list[Deadline]) -> dict[int, set[int]]:
 def _notify_batch(batch: list[Deadline], now) -> int:
     recipients = _recipients(batch)
     messages = []
+    overdue_title, reminder_title = _("已超时：%(label)s"), _("即将到期：%(label)s")
+    body_text = _("时限 %(due)s（依据：%(source)s）；第 %(level)d 级提醒")
+    tz = timezone.get_current_timezone()
     for deadline in batch:
         users = recipients[deadline.pk]
         if not users:
             continue
         label = deadline.title or f"{deadline.target_type}:{deadline.target_id} {deadline.policy_key}"
         overdue = deadline.due_at <= now
-        title = (_("已超时：%(label)s") if overdue else _("即将到期：%(label)s")) % {"label": label}
-        body = _("时限 %(due)s（依据：%(source)s）；第 %(level)d 级提醒") % {
-            "due": timezone.localtime(deadline.due_at).strftime("%Y-%m-%d %H:%M"),
+        title = (overdue_title if overdue else reminder_title) % {"label": label}
+        body = body_text % {
+            "due": deadline.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             "source": deadline.source or deadline.policy_key,
             "level": deadline.escalation_level + 1,
         }
@@ -244,21 +269,58 @@ def _notify_batch(batch: list[Deadline], now) -> int:
     return notify.send_many(messages)
 
 
-def _next_escalation_or_retry(deadline: Deadline, now):
+def _next_escalation_or_retry(deadline: Deadline, now, memo: _CalendarMemo | None = None):
     try:
-        return _escalation_time(deadline, deadline.escalation_level)
+        return _escalation_time(deadline, deadline.escalation_level, memo)
     except calendar.CalendarDataMissing:
         return now + CALENDAR_RETRY
 
 
-def _step_is_due(deadline: Deadline, now) -> bool:
+def _step_is_due(deadline: Deadline, now, memo: _CalendarMemo | None = None) -> bool:
     """Whether the ladder step the deadline is at is due now. A step put off for lack of holiday data is
     worked out again: still unknown → tried later; known and still ahead → waits for its time."""
-    when = _next_escalation_or_retry(deadline, now)
+    when = _next_escalation_or_retry(deadline, now, memo)
     if when is not None and when <= now:
         return True
     deadline.next_escalation_at = when
     return False
+
+
+class _Timer:
+    """The columns of a Deadline the escalation needs, without building model instances (a sweep after
+    an outage may walk tens of thousands)."""
+
+    __slots__ = ("id", "target_type", "target_id", "policy_key", "title", "link", "due_at", "source", "ladder",
+                 "escalation_level", "next_escalation_at")
+
+    def __init__(self, values):
+        for name, value in zip(self.__slots__, values):
+            setattr(self, name, value)
+
+    @property
+    def pk(self):
+        return self.id
+
+
+def _save_escalations(batch: list[_Timer]) -> None:
+    """Writes each deadline's ladder position: on PostgreSQL one UPDATE … FROM (VALUES …) for the batch
+    (a statement per row costs a round trip each), on SQLite an executemany of a plain UPDATE by
+    primary key (in-process, no round trips). Either beats bulk_update's CASE over a thousand ids."""
+    from django.db import connection
+
+    if not batch:
+        return
+    field = Deadline._meta.get_field("next_escalation_at")
+    table = connection.ops.quote_name(Deadline._meta.db_table)
+    rows = [(d.pk, d.escalation_level, field.get_db_prep_save(d.next_escalation_at, connection)) for d in batch]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s::bigint, %s::integer, %s::timestamptz)"] * len(rows))
+            cursor.execute(f"UPDATE {table} AS d SET escalation_level = v.level, next_escalation_at = v.next "
+                           f"FROM (VALUES {values}) AS v(id, level, next) WHERE d.id = v.id", [x for row in rows for x in row])
+        else:
+            cursor.executemany(f"UPDATE {table} SET escalation_level = %s, next_escalation_at = %s WHERE id = %s",
+                               [(level, when, pk) for pk, level, when in rows])
 
 
 def sweep(now=None) -> SweepResult:
@@ -269,20 +331,23 @@ def sweep(now=None) -> SweepResult:
             state=Deadline.State.BREACHED, breached_at=now
         )
     escalated = notified = 0
+    memo = _CalendarMemo()
     while True:
         with transaction.atomic():
-            batch = list(
-                Deadline.objects.select_for_update()
+            batch = [
+                _Timer(values)
+                for values in Deadline.objects.select_for_update()
                 .filter(state__in=[Deadline.State.DUE, Deadline.State.BREACHED], next_escalation_at__lte=now)
-                .order_by("next_escalation_at", "id")[:CHUNK]
-            )
+                .order_by("next_escalation_at", "id")
+                .values_list(*_Timer.__slots__)[:CHUNK]
+            ]
             if not batch:
                 break
-            due = [deadline for deadline in batch if _step_is_due(deadline, now)]
+            due = [deadline for deadline in batch if _step_is_due(deadline, now, memo)]
             notified += _notify_batch(due, now) if due else 0
             for deadline in due:
                 deadline.escalation_level += 1
-                deadline.next_escalation_at = _next_escalation_or_retry(deadline, now)
-            Deadline.objects.bulk_update(batch, ["escalation_level", "next_escalation_at"])
+                deadline.next_escalation_at = _next_escalation_or_retry(deadline, now, memo)
+            _save_escalations(batch)
             escalated += len(due)
     return SweepResult(breached, escalated, notified)

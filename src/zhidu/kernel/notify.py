@@ -32,16 +32,19 @@ def send(users, title: str, body: str = "", link: str = "", category: str = "") 
 def send_many(messages) -> int:
     """Several different notifications at once, each `(users, title, body, link, category)`, written with
     bulk inserts (for sweeps that notify about many records)."""
+    from zhidu.kernel.importing import insert_rows
+
     rows = []
     mails = []
     for users, title, body, link, category in messages:
         ids = _user_ids(users)
         title, body = str(title)[:200], str(body)
-        rows.extend(Notification(user_id=uid, title=title, body=body, link=link, category=category) for uid in ids)
+        rows.extend((uid, title, body, link, category) for uid in ids)
         if ids:
             mails.append((ids, title, body, link))
+    # Rows, not model instances: a deadline sweep after an outage writes tens of thousands at once.
     for start in range(0, len(rows), CHUNK):
-        Notification.objects.bulk_create(rows[start:start + CHUNK])
+        insert_rows(Notification, ["user_id", "title", "body", "link", "category"], rows[start:start + CHUNK])
     if mails and getattr(settings, "EMAIL_ENABLED", False):
         transaction.on_commit(lambda: [_send_mail(*mail) for mail in mails])
     return len(rows)

@@ -163,3 +163,43 @@ def test_classified_document_title_not_in_timeline(org, files):
     summaries = [e.summary for e in selectors.customer_timeline(org.sales_a, files["a_own"].pk).items]
     assert summaries[0] == "上传文件（机密）"
     assert not any("机密报价" in s for s in summaries)
+
+
+def test_search_pages_are_the_pages_of_the_whole_or_condition(org, make_customer):
+    """The list pages through each search part on its own and merges them; every page must be the
+    page of the single OR condition (what the export filters with), in the viewer's scope."""
+    from zhidu.customers.models import Customer
+    from zhidu.customers.search import search_q
+
+    for n in range(7):
+        make_customer(user=org.sales_a, name=f"华康{n}号假肢有限公司", contacts=[{"name": "王", "phone": f"1381234{n:04d}"}])
+        make_customer(user=org.sales_a2 if n % 2 else org.sales_b, name=f"德奥{n}康复器具", contacts=[{"name": "李", "phone": f"1399999{n:04d}"}])
+    for user in (org.gm, org.supervisor_a, org.sales_a):
+        for q in ("华康", "华康3号", "hk", "dea", "0003", "有限公司", "康"):
+            expected = list(
+                Customer.objects.filter(pk__in=selectors.customers_visible(user)).filter(search_q(q, user)).order_by("-id").values_list("pk", flat=True)
+            )
+            seen, after = [], None
+            while True:
+                page = selectors.customer_list(user, q=q, after=after, limit=2)
+                seen += [c.pk for c in page.items]
+                if page.next_cursor is None:
+                    break
+                after = page.next_cursor
+            assert seen == expected, (user.username, q)
+
+
+def test_name_search_follows_renames_and_deletes(org, make_customer):
+    """The name index (SQLite: FTS5 kept in step by triggers) sees every write: create, rename, delete;
+    three or more characters match whatever their case."""
+    from zhidu.customers import services
+    from zhidu.customers.models import Customer
+
+    customer = make_customer(user=org.gm, name="Alpha康复器具有限公司")
+    assert [c.pk for c in selectors.customer_list(org.gm, q="alpha康").items] == [customer.pk]
+    assert [c.pk for c in selectors.customer_list(org.gm, q="LPHA").items] == [customer.pk]
+    services.customer_update(org.gm, customer.pk, {"name": "Omega医疗器械有限公司"}, expected_version=customer.version)
+    assert selectors.customer_list(org.gm, q="alpha康").items == []
+    assert [c.pk for c in selectors.customer_list(org.gm, q="omega医疗").items] == [customer.pk]
+    Customer.objects.filter(pk=customer.pk).delete()
+    assert selectors.customer_list(org.gm, q="omega医疗").items == []

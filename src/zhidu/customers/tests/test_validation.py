@@ -170,3 +170,52 @@ def test_schema_defaults():
         SCHEMA["customers.code_pattern"].validate("{prefix}{year}")
     with pytest.raises(Exception):
         SCHEMA["customers.duplicate_name_threshold"].validate(1.5)
+
+
+def test_credit_codes_are_judged_as_stdnum_judges_them():
+    """validate_credit_code decides plain codes itself; it must agree with python-stdnum everywhere."""
+    import random
+
+    from stdnum.cn import uscc
+
+    rnd = random.Random(11)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXYZIOSVabc -"
+    codes = []
+    for _ in range(3000):
+        body = "".join(rnd.choice("0123456789") for _ in range(8)) + "".join(rnd.choice(alphabet[:31]) for _ in range(9))
+        good = body + uscc.calc_check_digit(body + "0")
+        codes += [good, body + rnd.choice(alphabet), good.lower(), good[:-1], good + "1", good[:5] + "I" + good[6:]]
+    for code in codes:
+        try:
+            expected = uscc.validate(uscc.compact(code).upper())
+        except Exception:
+            expected = None
+        try:
+            got = validate_credit_code(code)
+        except ValidationError:
+            got = None
+        assert got == expected, code
+
+
+def test_plain_mobile_numbers_are_judged_as_the_full_parser_judges_them():
+    """normalize_phone decides plain 11-digit mobile numbers from phonenumbers' mobile pattern; for every
+    4-digit prefix it must agree with the full parse, validity check and national format."""
+    import random
+    import re
+
+    import phonenumbers
+
+    def parsed(text):
+        try:
+            number = phonenumbers.parse(text, "CN")
+        except phonenumbers.NumberParseException:
+            return None
+        if number.country_code != 86 or not phonenumbers.is_valid_number(number):
+            return None
+        return re.sub(r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+
+    rnd = random.Random(5)
+    for prefix in range(1000, 2000):
+        for _ in range(3):
+            text = f"{prefix}{rnd.randrange(10**7):07d}"
+            assert normalize_phone(text) == parsed(text), text

@@ -223,3 +223,15 @@ def test_inline_runner_and_stale_job_restart(tmp_path, settings):
     ImportJob.objects.filter(pk=job.pk).update(created_at=job.created_at - importing.STALE_AFTER * 2)
     assert importing.resume_stale_jobs() == [job.pk]
     assert ImportJob.objects.get(pk=job.pk).status == "done"
+
+
+def test_xlsx_without_a_declared_size_is_counted_from_its_last_row(tmp_path):
+    book = openpyxl.Workbook(write_only=True)  # writes no <dimension>
+    sheet = book.create_sheet("客户")
+    sheet.append(["名称", "电话"])
+    for i in range(30):
+        sheet.append([f"客户{i}", None] if i != 12 else [None, None])
+    book.save(tmp_path / "a.xlsx")
+    with importing.Table(tmp_path / "a.xlsx", ALIASES) as table:
+        assert table._sheet().max_row is None or table._sheet().max_row == 31
+        assert table.count_rows() == 30 == len(list(table.rows()))
