@@ -78,6 +78,7 @@ class _CreditImporter(Importer):
 @register
 class ReceivableImporter(_CreditImporter):
     kind = "credit_receivables"
+    tables = (Receivable,)
     model = Receivable
     aliases = RECEIVABLE_ALIASES
     required_columns = ("customer", "reference", "amount")
@@ -123,6 +124,7 @@ class ReceivableImporter(_CreditImporter):
 @register
 class OrderImporter(_CreditImporter):
     kind = "credit_orders"
+    tables = (CreditOrder,)
     model = CreditOrder
     aliases = ORDER_ALIASES
     required_columns = ("customer", "reference", "product", "quantity", "unit_price")

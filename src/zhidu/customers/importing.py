@@ -68,6 +68,7 @@ class CustomerImporter(Importer):
     kind = "customers"
     aliases = ALIASES
     required_columns = ("name",)
+    tables = (Customer, Contact, TimelineEvent)
 
     def __init__(self, job):
         super().__init__(job)

@@ -235,3 +235,29 @@ def test_xlsx_without_a_declared_size_is_counted_from_its_last_row(tmp_path):
     with importing.Table(tmp_path / "a.xlsx", ALIASES) as table:
         assert table._sheet().max_row is None or table._sheet().max_row == 31
         assert table.count_rows() == 30 == len(list(table.rows()))
+
+
+
+@pytest.mark.django_db
+def test_statistics_of_the_written_tables_are_refreshed_whenever_they_may_have_doubled(tmp_path, monkeypatch):
+    """PostgreSQL plans the foreign-key checks of every commit from the tables' statistics: made while
+    a table was empty they scan it whole for each row. The job analyzes the importer's tables after
+    chunks 1, 2, 4, 8 … — and on PostgreSQL the ANALYZE really runs (it may inside the chunk's
+    transaction)."""
+    from django.db import connection
+
+    from zhidu.kernel.models import ImportRowError as Written
+
+    after_chunks = []
+    analyze = importing._analyze_growing_tables
+    monkeypatch.setattr(Recorder, "tables", (Written,))
+    monkeypatch.setattr(importing, "_analyze_growing_tables", lambda importer: (after_chunks.append(len(Recorder.seen)), analyze(importer)))
+    job = importing.job_create("test-recorder", numbers_file(tmp_path, [str(i) for i in range(20)]))
+    job = importing.run_job(job.pk, chunk_size=2)
+
+    assert job.status == "done"
+    assert after_chunks == [2, 4, 8, 16]  # rows seen after chunks 1, 2, 4 and 8 of 10
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples >= 0 FROM pg_class WHERE relname = %s", [Written._meta.db_table])
+            assert cursor.fetchone()[0]  # analyzed: -1 means never
