@@ -124,6 +124,12 @@ def normalize_phone(value) -> str | None:
     if _PLAIN_MOBILE.fullmatch(text) and not text.startswith("179"):
         # Most numbers in a customer file: a plain mobile number, checked without the full parser.
         return text if _MOBILE_PATTERN.fullmatch(text) else None
+    return parsed_phone(text)
+
+
+def parsed_phone(text: str) -> str | None:
+    """The full parse of a phone number (phonenumbers): its national digits, or None when it is not a
+    valid Chinese number. normalize_phone takes a shortcut for plain mobile numbers that must agree."""
     try:
         number = phonenumbers.parse(text, "CN")
     except phonenumbers.NumberParseException:

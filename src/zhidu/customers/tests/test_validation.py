@@ -201,18 +201,8 @@ def test_plain_mobile_numbers_are_judged_as_the_full_parser_judges_them():
     """normalize_phone decides plain 11-digit mobile numbers from phonenumbers' mobile pattern; for every
     4-digit prefix it must agree with the full parse, validity check and national format."""
     import random
-    import re
 
-    import phonenumbers
-
-    def parsed(text):
-        try:
-            number = phonenumbers.parse(text, "CN")
-        except phonenumbers.NumberParseException:
-            return None
-        if number.country_code != 86 or not phonenumbers.is_valid_number(number):
-            return None
-        return re.sub(r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
+    from zhidu.customers.validation import parsed_phone as parsed
 
     rnd = random.Random(5)
     for prefix in range(1000, 2000):
