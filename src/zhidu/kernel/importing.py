@@ -155,10 +155,10 @@ class Table:
                 yield [cell_text(v) for v in values]
 
     def _sheet(self):
-        import openpyxl
+        from zhidu.kernel import xlsx
 
         if self._workbook is None:
-            self._workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+            self._workbook = xlsx.open_read_only(self.path)
         return self._workbook.worksheets[0]
 
     @staticmethod
