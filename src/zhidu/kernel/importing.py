@@ -151,7 +151,10 @@ class Table:
                 for values in csv.reader(f, self._dialect(f)):
                     yield [v.strip() for v in values]
         else:
-            for values in self._sheet().iter_rows(values_only=True):
+            from zhidu.kernel import xlsx
+
+            self._sheet()
+            for values in xlsx.sheet_rows(self._workbook):
                 yield [cell_text(v) for v in values]
 
     def _sheet(self):
