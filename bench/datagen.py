@@ -196,6 +196,7 @@ def ensure_customers(ctx) -> None:
 
     have = Customer.objects.count()
     if have >= ctx.scale:
+        ensure_credit(ctx.seed)
         return
     if have:
         raise RuntimeError(f"the database holds {have} customers, fewer than the scale {ctx.scale}: start from a fresh database")
@@ -203,3 +204,50 @@ def ensure_customers(ctx) -> None:
     report, _rss = ctx.child("bench.datagen:import_file", str(csv_file(ctx.scale, ctx.seed)))
     if report["failed"] or report["created"] != ctx.scale:
         raise RuntimeError(f"the data set did not import cleanly: {report}")
+    ensure_credit(ctx.seed)
+
+
+RECEIVABLE_SHARE = 0.1  # customers with open receivables
+CREDIT_CHUNK = 2000
+
+
+def ensure_credit(seed: int = SEED) -> int:
+    """Credit exposure: open receivables (one to three, a fifth of them past due, some part-paid) for
+    about a tenth of the customers, written with the product's bulk path, then their credit accounts'
+    exposure summaries computed by `credit.services.accounts_refresh`, chunk by chunk as the credit
+    import does. Does nothing when receivables exist. Returns the receivables written."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from zhidu.credit.models import Receivable
+    from zhidu.credit.services import accounts_refresh
+    from zhidu.customers.models import Customer
+    from zhidu.kernel.importing import insert_rows
+
+    if Receivable.objects.exists():
+        return 0
+    rng = random.Random(seed * 17 + 3)
+    today = timezone.localdate()
+    columns = ["customer_id", "reference", "amount", "paid_amount", "invoiced_on", "due_on", "state", "source"]
+    ids = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
+    written = 0
+    for start in range(0, len(ids), CREDIT_CHUNK):
+        rows, customers = [], []
+        for pk in ids[start : start + CREDIT_CHUNK]:
+            if rng.random() >= RECEIVABLE_SHARE:
+                continue
+            customers.append(pk)
+            for n in range(rng.randint(1, 3)):
+                amount = Decimal(rng.randint(2_000, 500_000))
+                paid = Decimal(0) if rng.random() < 0.7 else (amount * Decimal(rng.randint(10, 90)) / 100).quantize(Decimal("0.01"))
+                invoiced = today - dt.timedelta(days=rng.randint(5, 150))
+                due = invoiced + dt.timedelta(days=rng.choice([30, 60, 90])) if rng.random() < 0.8 else today - dt.timedelta(days=rng.randint(1, 60))
+                rows.append((pk, f"AR{pk:08d}-{n + 1}", amount, paid, invoiced, max(due, invoiced), "open", "imported"))
+        with transaction.atomic():
+            insert_rows(Receivable, columns, rows)
+            accounts_refresh(customers)
+        written += len(rows)
+    return written

@@ -51,3 +51,18 @@ def test_the_data_set_imports_through_the_product_without_a_refused_row(tmp_path
     expected = Customer.objects.filter(department__code="D01").count()
     seen = customer_list(users["dept"], limit=200).items
     assert expected > 0 and len(seen) == expected  # department scope: D01 itself, not its sub-groups
+    # Credit exposure, through the product's bulk path and its account refresh.
+    from django.db.models import F, Sum
+
+    from zhidu.credit.models import CreditAccount, Receivable
+
+    written = datagen.ensure_credit(seed=5)
+    assert written == Receivable.objects.count() > 0
+    with_receivables = Receivable.objects.values("customer_id").distinct().count()
+    assert 0.04 * 400 < with_receivables < 0.2 * 400
+    assert Receivable.objects.filter(due_on__lt=F("invoiced_on")).count() == 0
+    sums = dict(Receivable.objects.filter(state="open").values("customer_id").annotate(s=Sum(F("amount") - F("paid_amount"))).values_list("customer_id", "s"))
+    accounts = {a.customer_id: a for a in CreditAccount.objects.filter(customer_id__in=sums)}
+    assert set(accounts) == set(sums)
+    assert all(accounts[c].exposure == s == accounts[c].receivables_outstanding for c, s in sums.items())
+    assert datagen.ensure_credit(seed=5) == 0  # already there: nothing more
